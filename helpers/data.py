@@ -1,0 +1,178 @@
+"""Loading the workbook's JSONL data sets with row-by-row validation.
+
+Every loader reports bad input by file, line and field, e.g.::
+
+    DataError: data/formal_emails/train.jsonl, line 12, field 'messages[1].content': must be a non-empty string
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from .paths import DATA_DIR
+
+Check = Callable[[object], str | None]  # returns an error message, or None when the value is fine
+
+
+class DataError(ValueError):
+    """A row of a data file is malformed. Names the file, the line and the field."""
+
+    def __init__(self, path, line: int, field: str | None, message: str):
+        self.path, self.line, self.field = str(path), line, field
+        where = f"{path}, line {line}" + (f", field '{field}'" if field else "")
+        super().__init__(f"{where}: {message}")
+
+
+def text(value) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    return None
+
+
+def one_of(*allowed) -> Check:
+    def check(value):
+        return None if value in allowed else f"must be one of {list(allowed)}, got {value!r}"
+    return check
+
+
+def int_between(low: int, high: int) -> Check:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"must be an integer from {low} to {high}, got {value!r}"
+        return None
+    return check
+
+
+def number(value) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be a number, got {value!r}"
+    return None
+
+
+def string_list(value) -> str | None:
+    if not isinstance(value, list) or not value or any(text(v) for v in value):
+        return "must be a non-empty list of non-empty strings"
+    return None
+
+
+ROLES = ("system", "user", "assistant")
+
+
+def _check_messages(value) -> tuple[str, str] | None:
+    """(subfield, message) for the first problem in a ``messages`` list, else None."""
+    if not isinstance(value, list) or not value:
+        return "", "must be a non-empty list of {role, content} objects"
+    for i, message in enumerate(value):
+        if not isinstance(message, dict):
+            return f"[{i}]", "must be an object with 'role' and 'content'"
+        if message.get("role") not in ROLES:
+            return f"[{i}].role", f"must be one of {list(ROLES)}, got {message.get('role')!r}"
+        if text(message.get("content")):
+            return f"[{i}].content", "must be a non-empty string"
+    if value[-1]["role"] != "assistant":
+        return f"[{len(value) - 1}].role", "the last message must be the assistant's reply"
+    return None
+
+
+def validate_row(row: dict, schema: dict[str, Check], optional: dict[str, Check] | None = None):
+    """(field, message) for the first invalid field of a row, or None when the row is valid."""
+    if not isinstance(row, dict):
+        return None, "each line must be a JSON object"
+    for name, check in schema.items():
+        if name not in row:
+            return name, "is missing"
+        if name == "messages":
+            problem = _check_messages(row[name])
+            if problem:
+                return name + problem[0], problem[1]
+            continue
+        message = check(row[name])
+        if message:
+            return name, message
+    for name, check in (optional or {}).items():
+        if name in row and row[name] is not None:
+            message = check(row[name])
+            if message:
+                return name, message
+    return None
+
+
+def load_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, Check] | None = None,
+               unique: str | None = None) -> list[dict]:
+    """Read and validate a JSONL file; raise DataError naming file, line and field on bad input.
+
+    ``unique`` names a field whose values must not repeat (e.g. an id).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file not found: {path}")
+    rows, seen = [], {}
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, line_no, None, f"not valid JSON ({err.msg})") from None
+            problem = validate_row(row, schema, optional)
+            if problem:
+                raise DataError(path, line_no, *problem)
+            if unique:
+                if row[unique] in seen:
+                    raise DataError(path, line_no, unique, f"duplicate value {row[unique]!r} (first on line {seen[row[unique]]})")
+                seen[row[unique]] = line_no
+            rows.append(row)
+    if not rows:
+        raise DataError(path, 0, None, "the file has no rows")
+    return rows
+
+
+# --- schemas of the shipped data sets -------------------------------------------------------
+
+SFT_SCHEMA = {"messages": None}
+FORMAL_EMAIL_SCHEMA = {"id": text, "category": text, "messages": None, "casual_reply": text}
+FORMALITY_SCHEMA = {"text": text, "label": int_between(0, 1), "register": text}
+PREFERENCE_SCHEMA = {"prompt": text, "chosen": text, "rejected": text}
+PREFERENCE_OPTIONAL = {"trait": text, "failure_mode": text, "reason": text, "rater": text, "margin": number, "id": text}
+
+
+def load_formal_emails(split: str = "train") -> list[dict]:
+    """Customer message -> formal support reply pairs (``messages``), plus a casual reply."""
+    return load_jsonl(DATA_DIR / "formal_emails" / f"{split}.jsonl", FORMAL_EMAIL_SCHEMA, unique="id")
+
+
+def load_formality_sentences() -> list[dict]:
+    """Sentences labelled formal (1) or informal (0), from many registers."""
+    return load_jsonl(DATA_DIR / "formality" / "sentences.jsonl", FORMALITY_SCHEMA, unique="text")
+
+
+def load_preferences(path: str | Path) -> list[dict]:
+    """Pairwise preferences in TRL's ``prompt``/``chosen``/``rejected`` format."""
+    return load_jsonl(path, PREFERENCE_SCHEMA, PREFERENCE_OPTIONAL)
+
+
+LIKERT_ITEM_SCHEMA = {"item_id": text, "prompt": text, "response": text}
+LIKERT_RATING_SCHEMA = {"item_id": text, "rater": text, "trait": text, "score": int_between(1, 5)}
+
+
+def load_empathy_pairs(split: str = "train") -> list[dict]:
+    """Hand-written empathy comparisons; the rejected side shows one failure mode (``failure_mode``)."""
+    return load_jsonl(DATA_DIR / "empathy_pairs" / f"{split}.jsonl", PREFERENCE_SCHEMA, PREFERENCE_OPTIONAL,
+                      unique="id")
+
+
+def load_likert() -> tuple[list[dict], list[dict]]:
+    """(items, ratings): complaint/response items and one row per (item, rater, trait, score).
+
+    A rating that names an unknown item is reported with its file and line.
+    """
+    items_path, ratings_path = DATA_DIR / "likert" / "items.jsonl", DATA_DIR / "likert" / "ratings.jsonl"
+    items = load_jsonl(items_path, LIKERT_ITEM_SCHEMA, unique="item_id")
+    ratings = load_jsonl(ratings_path, LIKERT_RATING_SCHEMA)
+    known = {item["item_id"] for item in items}
+    for line_no, rating in enumerate(ratings, start=1):
+        if rating["item_id"] not in known:
+            raise DataError(ratings_path, line_no, "item_id", f"no item {rating['item_id']!r} in {items_path.name}")
+    return items, ratings

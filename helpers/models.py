@@ -1,0 +1,65 @@
+"""Loading the policy model and tokenizer that a profile asks for."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .profiles import TINY_POLICY, Profile
+
+
+def torch_dtype(profile: Profile):
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[profile.precision]
+
+
+def base_model_path(profile: Profile) -> str:
+    """A local folder (tiny: built offline and cached) or a hub model name."""
+    if profile.policy_model == TINY_POLICY:
+        from .tiny_model import build_tiny_base
+
+        return str(build_tiny_base())
+    return profile.policy_model
+
+
+def load_tokenizer(path: str | Path):
+    """The tokenizer with left padding (batched generation) and a pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(path: str | Path, profile: Profile):
+    """A causal LM in the profile's precision (4-bit via bitsandbytes where the profile says)."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs = {"dtype": torch_dtype(profile)}
+    if profile.load_in_4bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch_dtype(profile))
+    if not profile.use_cpu:
+        kwargs["device_map"] = "auto"
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    model.eval()
+    return model
+
+
+def load_base(profile: Profile):
+    """(model, tokenizer) of the profile's base policy model."""
+    path = base_model_path(profile)
+    return load_causal_lm(path, profile), load_tokenizer(path)
+
+
+def lora_config(profile: Profile, task_type: str = "CAUSAL_LM"):
+    """PEFT LoRA config for the profile (all linear layers), or None when the profile fine-tunes fully."""
+    if not profile.use_lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=0.05,
+                      target_modules="all-linear", task_type=task_type)

@@ -1,0 +1,102 @@
+"""From ratings to preference pairs: Likert -> pairwise, majority vote, position bias, leniency.
+
+Output rows follow TRL's preference format: ``prompt``, ``chosen``, ``rejected`` (+ ``margin``).
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from itertools import combinations
+
+import numpy as np
+
+
+def mean_scores(ratings: list[dict], trait: str) -> dict[str, float]:
+    """Mean Likert score per item for one trait, across raters."""
+    by_item = defaultdict(list)
+    for r in ratings:
+        if r["trait"] == trait:
+            by_item[r["item_id"]].append(r["score"])
+    return {item: float(np.mean(scores)) for item, scores in by_item.items()}
+
+
+def likert_to_pairs(items: list[dict], ratings: list[dict], trait: str, min_margin: float = 1.0) -> list[dict]:
+    """Pair every two responses to the same prompt whose mean scores differ by ``min_margin`` or more.
+
+    Closer scores are treated as ties and dropped (they would teach noise). ``margin`` is the
+    difference of mean scores, usable as RewardTrainer's margin.
+    """
+    means = mean_scores(ratings, trait)
+    by_prompt = defaultdict(list)
+    for item in items:
+        if item["item_id"] in means:
+            by_prompt[item["prompt"]].append(item)
+    pairs = []
+    for prompt, group in by_prompt.items():
+        for x, y in combinations(group, 2):
+            gap = means[x["item_id"]] - means[y["item_id"]]
+            if abs(gap) < min_margin:
+                continue
+            chosen, rejected = (x, y) if gap > 0 else (y, x)
+            pairs.append({"prompt": prompt, "chosen": chosen["response"], "rejected": rejected["response"],
+                          "margin": round(abs(gap), 4), "trait": trait,
+                          "chosen_id": chosen["item_id"], "rejected_id": rejected["item_id"]})
+    return pairs
+
+
+def majority_vote(labels: list[dict]) -> dict[str, str]:
+    """Winner per item across raters ("a", "b" or "tie"); a split vote or a tie majority is "tie"."""
+    votes = defaultdict(Counter)
+    for label in labels:
+        votes[label["item_id"]][label["winner"]] += 1
+    result = {}
+    for item, counter in votes.items():
+        (top, n_top), *rest = counter.most_common() + [(None, 0)]
+        result[item] = "tie" if top == "tie" or (rest and rest[0][1] == n_top) else top
+    return result
+
+
+def left_win_rate(labels: list[dict]) -> float:
+    """Among non-tie pairwise labels, the share won by the response shown on the left.
+
+    About 0.5 when raters ignore position; far from it means position bias (and shows why the
+    order must be randomised)."""
+    decided = [label for label in labels if label["winner"] != "tie"]
+    if not decided:
+        return float("nan")
+    return sum(label["winner"] == label["left"] for label in decided) / len(decided)
+
+
+def rater_leniency(ratings: list[dict], trait: str) -> dict[str, float]:
+    """Per rater: mean of (their score - the other raters' mean on the same item). > 0 = lenient."""
+    by_item = defaultdict(dict)
+    for r in ratings:
+        if r["trait"] == trait:
+            by_item[r["item_id"]][r["rater"]] = r["score"]
+    offsets = defaultdict(list)
+    for scores in by_item.values():
+        for rater, score in scores.items():
+            others = [s for other, s in scores.items() if other != rater]
+            if others:
+                offsets[rater].append(score - np.mean(others))
+    return {rater: float(np.mean(v)) for rater, v in sorted(offsets.items())}
+
+
+def reliability_matrix(ratings: list[dict], trait: str) -> tuple[np.ndarray, list[str], list[str]]:
+    """raters × items matrix of scores for one trait (NaN where a rater skipped an item)."""
+    raters = sorted({r["rater"] for r in ratings if r["trait"] == trait})
+    items = sorted({r["item_id"] for r in ratings if r["trait"] == trait})
+    matrix = np.full((len(raters), len(items)), np.nan)
+    ri, ii = {r: i for i, r in enumerate(raters)}, {t: i for i, t in enumerate(items)}
+    for r in ratings:
+        if r["trait"] == trait:
+            matrix[ri[r["rater"]], ii[r["item_id"]]] = r["score"]
+    return matrix, raters, items
+
+
+def to_preference_dataset(pairs: list[dict]):
+    """A ``datasets.Dataset`` with TRL's columns first (``prompt``, ``chosen``, ``rejected``)."""
+    from datasets import Dataset
+
+    if not pairs:
+        raise ValueError("no preference pairs to export")
+    return Dataset.from_list(pairs)

@@ -1,0 +1,32 @@
+"""The workbook's summary report: every notebook's records in a table, and its plots."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .records import read_records
+
+
+def write_report(executed: list[Path], artifacts_dir: Path, out_dir: Path, timings: dict | None = None) -> Path:
+    """Write ``out_dir/report.md`` (records table per notebook, links to plots); return its path."""
+    out_dir = Path(out_dir)
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# Style Alignment Workbook — run report", ""]
+    for notebook in executed:
+        stem = Path(notebook).stem
+        lines += [f"## {stem}", ""]
+        if timings and stem in timings:
+            lines += [f"Wall time: {timings[stem]:.0f} s", ""]
+        lines += ["| record | value |", "|---|---|"]
+        for name, value in read_records(notebook).items():
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            lines.append(f"| {name} | {shown} |")
+        lines.append("")
+        for plot in sorted((Path(artifacts_dir) / stem).glob("*.png")):
+            copy = plots_dir / f"{stem}__{plot.name}"
+            shutil.copyfile(plot, copy)
+            lines += [f"![{plot.stem}](plots/{copy.name})", ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    return report

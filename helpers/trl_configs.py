@@ -1,0 +1,61 @@
+"""One place that turns a profile into TRL configs.
+
+On CPU TRL 1.x needs ``use_cpu=True, bf16=False``; tiny models need far higher learning rates
+than TRL's defaults; headless runs should be quiet and save nothing they do not need.
+"""
+from __future__ import annotations
+
+from .profiles import Profile
+
+
+def trl_config(config_class, profile: Profile, output_dir, seed: int, **overrides):
+    """Build any TRL config (SFTConfig, RewardConfig, DPOConfig, RLOOConfig, ...) for a profile.
+
+    Keyword overrides win over the profile's choices.
+    """
+    settings = dict(
+        output_dir=str(output_dir),
+        seed=seed,
+        data_seed=seed,
+        use_cpu=profile.use_cpu,
+        bf16=profile.precision == "bf16",
+        fp16=profile.precision == "fp16",
+        per_device_train_batch_size=profile.batch_size,
+        per_device_eval_batch_size=profile.batch_size,
+        gradient_accumulation_steps=profile.grad_accum,
+        activation_checkpointing=not profile.use_cpu,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        logging_steps=1,
+        dataloader_num_workers=0,
+    )
+    settings.update(overrides)
+    return config_class(**settings)
+
+
+def quiet_libraries() -> None:
+    """Silence progress bars and weight-loading reports so executed notebooks stay readable."""
+    import logging
+    import warnings
+
+    import datasets
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.utils.logging.set_verbosity_error()
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*kernels.*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="trl")
+
+
+def quiet_trainer(trainer):
+    """Drop the callback that prints every log line (the loss curves are plotted instead)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer

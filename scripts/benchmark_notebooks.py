@@ -1,0 +1,54 @@
+"""Benchmark: wall time and peak memory of a headless `tiny` run of each notebook.
+
+    python scripts/benchmark_notebooks.py [--only 01 02]
+
+Each notebook runs in a fresh papermill kernel; peak memory is the kernel process's maximum
+resident set size (the largest RSS among the finished child processes). The tiny base model is
+built first (and its build time printed), so notebook figures do not include it.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from helpers import runner
+
+CHILD = """
+import sys, resource
+from helpers import runner
+runner.execute(sys.argv[1], sys.argv[2], sys.argv[3])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    from helpers.tiny_model import build_tiny_base
+    build_tiny_base(verbose=False)
+    print(f"tiny base model ready (build or cache hit) in {time.perf_counter() - start:.1f} s")
+    print(f"{'notebook':32s} {'wall s':>8s} {'peak RSS MiB':>13s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for notebook in runner.notebooks():
+            if args.only and not any(notebook.stem.startswith(o) for o in args.only):
+                continue
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", CHILD, notebook.stem, f"{tmp}/out", f"{tmp}/artifacts"],
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - start
+            if done.returncode != 0:
+                print(f"{notebook.stem:32s} FAILED\n{done.stderr[-2000:]}")
+                continue
+            peak_mib = int(done.stdout.strip().splitlines()[-1]) / 1024
+            print(f"{notebook.stem:32s} {wall:8.1f} {peak_mib:13.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

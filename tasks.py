@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""One entry script for the workbook. Needs nothing but Python 3.10+ and the package registries.
+
+    python3 tasks.py workbook    # set up .venv, run every notebook headless on `tiny`, write the report
+    python3 tasks.py test        # set up .venv, run the full test suite (unit + notebook tests)
+    python3 tasks.py lab         # set up .venv, open the notebooks in JupyterLab
+    python3 tasks.py benchmark   # wall time and peak memory of each notebook on `tiny`
+    python3 tasks.py lock        # regenerate requirements.lock from pyproject.toml (pip-tools)
+
+Every command creates (or reuses) the virtual environment ``.venv``. torch is installed as
+``torch==2.13.0`` before anything else, then the exact set pinned in requirements.lock.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements.lock"
+TORCH = "torch==2.13.0"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*cmd, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def ensure_env() -> Path:
+    """Create .venv and install the locked set once (again only when the lock or pyproject changes)."""
+    stamp_key = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    stamp = VENV / f".installed-{stamp_key}"
+    if stamp.exists():
+        return venv_python()
+    if not venv_python().exists():
+        venv.create(VENV, with_pip=True)
+    py = venv_python()
+    run(py, "-m", "pip", "install", "--quiet", TORCH)  # first: the CPU build, not a multi-GB CUDA one
+    run(py, "-m", "pip", "install", "--quiet", "-r", LOCK)
+    run(py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
+    for old in VENV.glob(".installed-*"):
+        old.unlink()
+    stamp.touch()
+    return py
+
+
+def offline_env() -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg")
+    return env
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["workbook", "test", "lab", "benchmark", "lock", "setup"])
+    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--out", default="reports/latest", help="workbook: where the report goes")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pytest / the script")
+    args = parser.parse_args(argv)
+
+    if args.command == "lock":
+        py = ensure_env()
+        run(py, "-m", "pip", "install", "--quiet", "pip-tools")
+        run(py, "-m", "piptools", "compile", "--quiet", "--strip-extras", "--extra", "dev",
+            "--no-emit-index-url", "--no-emit-find-links", "--allow-unsafe",
+            "--output-file", LOCK, "pyproject.toml", "constraints/lock-constraints.txt")
+        return 0
+    py = ensure_env()
+    env = offline_env()
+    if args.command == "setup":
+        return 0
+    if args.command == "test":
+        return subprocess.run([str(py), "-m", "pytest", *args.extra], cwd=ROOT, env=env).returncode
+    if args.command == "workbook":
+        return subprocess.run([str(py), "scripts/run_workbook.py", "--profile", args.profile, "--out", args.out,
+                               *args.extra], cwd=ROOT, env=env).returncode
+    if args.command == "benchmark":
+        return subprocess.run([str(py), "scripts/benchmark_notebooks.py", *args.extra], cwd=ROOT, env=env).returncode
+    if args.command == "lab":
+        return subprocess.run([str(py), "-m", "jupyter", "lab", "notebooks/"], cwd=ROOT, env=env).returncode
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+import pytest
+
+from helpers.preferences import (left_win_rate, likert_to_pairs, majority_vote, rater_leniency,
+                                 to_preference_dataset)
+
+ITEMS = [{"item_id": "a", "prompt": "P", "response": "warm fix"},
+         {"item_id": "b", "prompt": "P", "response": "curt"},
+         {"item_id": "c", "prompt": "P", "response": "ok"},
+         {"item_id": "d", "prompt": "Q", "response": "only one for Q"}]
+
+
+def ratings(scores):
+    return [{"item_id": i, "rater": r, "trait": "empathy", "score": s} for (i, r), s in scores.items()]
+
+
+def test_likert_to_pairs_margin_and_ties():
+    rows = ratings({("a", "r1"): 5, ("a", "r2"): 4, ("b", "r1"): 1, ("b", "r2"): 2,
+                    ("c", "r1"): 4, ("c", "r2"): 4, ("d", "r1"): 3})
+    pairs = likert_to_pairs(ITEMS, rows, "empathy", min_margin=1.0)
+    got = {(p["chosen"], p["rejected"], p["margin"]) for p in pairs}
+    # a (4.5) vs c (4.0) is a tie under the margin; Q has one response, so no pair
+    assert got == {("warm fix", "curt", 3.0), ("ok", "curt", 2.5)}
+    assert all(p["prompt"] == "P" for p in pairs)
+
+
+def test_majority_vote():
+    labels = [{"item_id": "x", "winner": "a"}, {"item_id": "x", "winner": "a"}, {"item_id": "x", "winner": "b"},
+              {"item_id": "y", "winner": "a"}, {"item_id": "y", "winner": "b"},
+              {"item_id": "z", "winner": "tie"}, {"item_id": "z", "winner": "tie"}, {"item_id": "z", "winner": "b"}]
+    assert majority_vote(labels) == {"x": "a", "y": "tie", "z": "tie"}
+
+
+def test_left_win_rate():
+    labels = [{"left": "a", "winner": "a"}, {"left": "b", "winner": "b"}, {"left": "a", "winner": "b"},
+              {"left": "a", "winner": "tie"}]
+    assert left_win_rate(labels) == pytest.approx(2 / 3)
+
+
+def test_rater_leniency():
+    rows = ratings({("a", "r1"): 3, ("a", "r2"): 4, ("b", "r1"): 2, ("b", "r2"): 3})
+    assert rater_leniency(rows, "empathy") == {"r1": -1.0, "r2": 1.0}
+
+
+def test_dataset_has_trl_columns():
+    ds = to_preference_dataset([{"prompt": "p", "chosen": "c", "rejected": "r", "margin": 1.0}])
+    assert {"prompt", "chosen", "rejected", "margin"} <= set(ds.column_names)
+    with pytest.raises(ValueError):
+        to_preference_dataset([])

@@ -1,0 +1,33 @@
+import pytest
+from trl import DPOConfig, SFTConfig
+
+from helpers import get_profile
+from helpers.env_check import out_of_range
+from helpers.profiles import PROFILES
+from helpers.trl_configs import trl_config
+
+
+def test_profiles_exist_with_the_right_precision():
+    assert set(PROFILES) >= {"tiny", "colab", "gpu"}
+    assert get_profile("tiny").use_cpu and get_profile("tiny").precision == "fp32"
+    assert get_profile("colab").precision == "fp16"  # a T4 has no bf16
+    assert get_profile("gpu").load_in_4bit and get_profile("gpu").use_lora
+
+
+def test_unknown_profile_lists_choices():
+    with pytest.raises(ValueError, match="colab"):
+        get_profile("laptop")
+
+
+def test_trl_config_applies_tiny_profile(tmp_path):
+    cfg = trl_config(SFTConfig, get_profile("tiny"), tmp_path, seed=3, learning_rate=5e-4)
+    assert cfg.use_cpu and not cfg.bf16 and not cfg.fp16
+    assert cfg.seed == 3 and cfg.learning_rate == 5e-4 and cfg.report_to in ("none", [], ["none"])
+    dpo = trl_config(DPOConfig, get_profile("tiny"), tmp_path, seed=0, beta=0.2)
+    assert dpo.beta == 0.2 and dpo.use_cpu
+
+
+def test_version_check_flags_outside_range():
+    assert out_of_range({"trl": "1.16.0", "transformers": "5.24.0"}) == []
+    problems = out_of_range({"trl": "2.1.0", "transformers": "4.40.0"})
+    assert len(problems) == 2 and any("trl 2.1.0" in p for p in problems)

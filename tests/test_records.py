@@ -1,0 +1,41 @@
+import math
+
+import nbformat
+import pytest
+
+from helpers import records
+
+
+def captured(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    return shown
+
+
+def test_record_roundtrip(tmp_path, monkeypatch):
+    shown = captured(monkeypatch)
+    records.record("formality_base", 0.25)
+    records.record("n_pairs", 12)
+    records.record("formality_base", 0.5)  # the last value wins
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=payload) for payload in shown]
+    nb.cells.append(cell)
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, str(path))
+    assert records.read_records(path) == {"formality_base": 0.5, "n_pairs": 12}
+
+
+def test_numpy_scalars_become_plain(monkeypatch):
+    import numpy as np
+
+    shown = captured(monkeypatch)
+    records.record("x", np.float32(0.5))
+    assert shown[0][records.RECORD_MIME]["value"] == 0.5
+    assert "x = 0.5000" in shown[0]["text/plain"]
+
+
+def test_non_finite_rejected(monkeypatch):
+    captured(monkeypatch)
+    with pytest.raises(ValueError):
+        records.record("x", math.nan)
