@@ -6,6 +6,7 @@
     python3 tasks.py lab         # set up .venv, open the notebooks in JupyterLab
     python3 tasks.py benchmark   # wall time and peak memory of each notebook on `tiny`
     python3 tasks.py lock        # regenerate requirements.lock from pyproject.toml (pip-tools)
+    python3 tasks.py canary      # newest trl/transformers/peft/datasets/accelerate in .venv-canary: run the tests
 
 Every command creates (or reuses) the virtual environment ``.venv``. torch is installed as
 ``torch==2.13.0`` before anything else, then the exact set pinned in requirements.lock.
@@ -61,12 +62,14 @@ def offline_env() -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["workbook", "test", "lab", "benchmark", "lock", "setup"])
+    parser.add_argument("command", choices=["workbook", "test", "lab", "benchmark", "lock", "canary", "setup"])
     parser.add_argument("--profile", default="tiny")
     parser.add_argument("--out", default="reports/latest", help="workbook: where the report goes")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pytest / the script")
     args = parser.parse_args(argv)
 
+    if args.command == "canary":  # builds its own environment, not .venv
+        return subprocess.run([sys.executable, "scripts/canary.py", *args.extra], cwd=ROOT).returncode
     if args.command == "lock":
         py = ensure_env()
         run(py, "-m", "pip", "install", "--quiet", "pip-tools")

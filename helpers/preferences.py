@@ -100,3 +100,32 @@ def to_preference_dataset(pairs: list[dict]):
     if not pairs:
         raise ValueError("no preference pairs to export")
     return Dataset.from_list(pairs)
+
+
+def save_preferences(dataset, path):
+    """Save an exported preference set with ``save_to_disk``; an earlier export is kept aside."""
+    from .checkpoints import fresh_dir
+
+    path = fresh_dir(path)
+    dataset.save_to_disk(str(path))
+    return path
+
+
+def load_preferences_for_training(artifacts_dir, split: str = "train"):
+    """The empathy preference pairs for lessons 3–5 as a ``datasets.Dataset``.
+
+    The train split is lesson 2's export when it exists under ``artifacts_dir``, else the shipped
+    hand-written pairs (so later lessons run standalone); the test split is always the shipped one.
+    """
+    from pathlib import Path
+
+    from datasets import Dataset, load_from_disk
+
+    from .data import load_empathy_pairs
+
+    exported = Path(artifacts_dir) / "02_preference_labeling" / "empathy_preferences"
+    if split == "train" and (exported / "dataset_info.json").exists():
+        return load_from_disk(str(exported))
+    rows = load_empathy_pairs(split)
+    return Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"],
+                               "failure_mode": r["failure_mode"]} for r in rows])

@@ -34,6 +34,12 @@ class Profile:
     max_new_tokens: int = 128
     gen_batch_size: int = 16
     generation_kwargs: dict = field(default_factory=dict)  # extra model.generate() settings
+    # reward model (lesson 3)
+    rm_epochs: float = 2.0
+    rm_learning_rate: float = 5e-5
+    rm_batch_size: int = 16
+    rm_max_length: int = 320
+    rm_freeze_layers: int = 0  # freeze the embeddings and the first N encoder layers
     eval_size: int | None = None  # None = the whole held-out split
 
     def with_overrides(self, **kw) -> "Profile":
@@ -57,6 +63,9 @@ PROFILES: dict[str, Profile] = {
         # greedy decoding of a 2M-parameter model collapses onto one reply; seeded sampling is
         # just as reproducible and shows the model's real range
         generation_kwargs={"do_sample": True, "temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1},
+        rm_epochs=2.0,
+        rm_learning_rate=1e-4,
+        rm_freeze_layers=3,  # half of MiniLM's six layers: about twice as fast on two CPU cores
     ),
     "colab": Profile(
         name="colab",

@@ -87,3 +87,16 @@ def test_shipped_empathy_pairs():
     assert {r["failure_mode"] for r in test} == modes == {r["failure_mode"] for r in train}
     assert not {r["prompt"] for r in train} & {r["prompt"] for r in test}
     assert all(r["chosen"] != r["rejected"] for r in train + test)
+
+
+def test_shipped_likert():
+    items, ratings = data.load_likert()
+    assert len(items) >= 60
+    raters = {r["rater"] for r in ratings}
+    assert len(raters) >= 3
+    for trait in ("empathy", "professionalism"):
+        rated = {}
+        for r in ratings:
+            if r["trait"] == trait:
+                rated.setdefault(r["item_id"], set()).add(r["rater"])
+        assert all(len(v) >= 3 for v in rated.values()) and len(rated) == len(items)
