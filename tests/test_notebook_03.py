@@ -1,0 +1,39 @@
+"""Notebook 03 executed headless on `tiny` (standalone: no lesson-2 export): RM quality and probes."""
+import pytest
+
+from helpers import data, read_records, runner
+from helpers.rewards import load_reward_model
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture(scope="module")
+def run_03(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nb03")
+    executed = runner.execute("03", tmp / "run", tmp / "artifacts", seed=0)
+    return read_records(executed), tmp / "artifacts" / "03_reward_model"
+
+
+def test_reward_model_is_accurate_on_held_out_pairs(run_03):
+    records, _ = run_03
+    assert records["rm_val_accuracy"] >= 0.85
+    assert records["rm_val_accuracy_after"] >= 0.85
+    assert records["judge_val_accuracy"] >= 0.85
+
+
+def test_counter_examples_fix_probe_failures(run_03):
+    records, _ = run_03
+    assert records["probe_pass_rate_after"] > records["probe_pass_rate_before"]
+    assert records["probe_pass_rate_after"] >= 0.85
+
+
+def test_reward_model_agrees_with_human_raters(run_03):
+    assert run_03[0]["rm_human_spearman"] >= 0.4
+
+
+def test_saved_models_score_through_the_api(run_03):
+    _, out = run_03
+    rows = data.load_empathy_pairs("test")[:20]
+    for name in ("reward_model", "judge"):
+        rm = load_reward_model(out / name)
+        assert rm.accuracy(rows) >= 0.8

