@@ -39,10 +39,10 @@ def load_backbone(path: str, freeze_layers: int = 0):
     model.config.pad_token_id = tokenizer.pad_token_id
     if freeze_layers:
         base = getattr(model, model.base_model_prefix)
-        for p in base.embeddings.parameters():
-            p.requires_grad = False
-        for layer in base.encoder.layer[:freeze_layers]:
-            for p in layer.parameters():
+        embeddings = base.embeddings if hasattr(base, "embeddings") else base.embed_tokens  # BERT / Llama
+        layers = base.encoder.layer if hasattr(base, "encoder") else base.layers
+        for module in [embeddings, *layers[:freeze_layers]]:
+            for p in module.parameters():
                 p.requires_grad = False
     return model, tokenizer
 

@@ -67,3 +67,17 @@ def test_missing_model_names_the_notebook(tmp_path):
 
 def test_reward_model_is_a_dataclass_with_max_length(trained):
     assert isinstance(trained[0], RewardModel) and trained[0].max_length > 0
+
+
+def test_sft_style_backbone_can_be_frozen_and_scored():
+    """InstructGPT-style: the tiny causal LM as reward backbone (a Llama sequence classifier)."""
+    from helpers.rewards import load_backbone
+    from helpers.tiny_model import build_tiny_base
+
+    model, tokenizer = load_backbone(str(build_tiny_base()), freeze_layers=2)
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert any("embed_tokens" in n for n in frozen) and any("layers.1." in n for n in frozen)
+    assert not any("layers.3." in n for n in frozen)
+    tokenizer.padding_side = "right"
+    scores = RewardModel(model, tokenizer).score(["my order is late"], ["We are sorry; it ships today."])
+    assert len(scores) == 1
