@@ -28,7 +28,8 @@ def test_counter_examples_fix_probe_failures(run_03):
 
 
 def test_reward_model_agrees_with_human_raters(run_03):
-    assert run_03[0]["rm_human_spearman"] >= 0.4
+    # same-prompt pairs from lesson 2's Likert ratings, never trained on; chance is 0.5
+    assert run_03[0]["rm_human_pair_agreement"] >= 0.7
 
 
 def test_saved_models_score_through_the_api(run_03):
