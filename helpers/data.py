@@ -98,6 +98,28 @@ def validate_row(row: dict, schema: dict[str, Check], optional: dict[str, Check]
     return None
 
 
+def read_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, Check] | None = None,
+               hint: str = ""):
+    """Yield ``(line number, row)`` for each row of a JSONL file, validating as it goes.
+
+    The first malformed line raises DataError naming the file, the line and the field (``hint`` is
+    added to the message). Blank lines are skipped.
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(path, line_no, None, f"not valid JSON ({err.msg}){hint}") from None
+            problem = validate_row(row, schema, optional)
+            if problem:
+                raise DataError(path, line_no, problem[0], problem[1] + hint)
+            yield line_no, row
+
+
 def load_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, Check] | None = None,
                unique: str | None = None) -> list[dict]:
     """Read and validate a JSONL file; raise DataError naming file, line and field on bad input.
@@ -108,22 +130,12 @@ def load_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, C
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
     rows, seen = [], {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(path, line_no, None, f"not valid JSON ({err.msg})") from None
-            problem = validate_row(row, schema, optional)
-            if problem:
-                raise DataError(path, line_no, *problem)
-            if unique:
-                if row[unique] in seen:
-                    raise DataError(path, line_no, unique, f"duplicate value {row[unique]!r} (first on line {seen[row[unique]]})")
-                seen[row[unique]] = line_no
-            rows.append(row)
+    for line_no, row in read_jsonl(path, schema, optional):
+        if unique:
+            if row[unique] in seen:
+                raise DataError(path, line_no, unique, f"duplicate value {row[unique]!r} (first on line {seen[row[unique]]})")
+            seen[row[unique]] = line_no
+        rows.append(row)
     if not rows:
         raise DataError(path, 0, None, "the file has no rows")
     return rows
@@ -170,9 +182,10 @@ def load_likert() -> tuple[list[dict], list[dict]]:
     """
     items_path, ratings_path = DATA_DIR / "likert" / "items.jsonl", DATA_DIR / "likert" / "ratings.jsonl"
     items = load_jsonl(items_path, LIKERT_ITEM_SCHEMA, unique="item_id")
-    ratings = load_jsonl(ratings_path, LIKERT_RATING_SCHEMA)
     known = {item["item_id"] for item in items}
-    for line_no, rating in enumerate(ratings, start=1):
+    ratings = []
+    for line_no, rating in read_jsonl(ratings_path, LIKERT_RATING_SCHEMA):
         if rating["item_id"] not in known:
             raise DataError(ratings_path, line_no, "item_id", f"no item {rating['item_id']!r} in {items_path.name}")
+        ratings.append(rating)
     return items, ratings

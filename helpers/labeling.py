@@ -13,7 +13,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .data import DataError, one_of, text, validate_row
+from .data import one_of, read_jsonl, text
 
 EVENT_SCHEMA = {"item_id": text, "rater": text, "action": one_of("label", "skip", "undo")}
 
@@ -28,21 +28,8 @@ class LabelStore:
         """All events in file order; a corrupt line raises DataError naming file and line."""
         if not self.path.exists():
             return []
-        events = []
-        with self.path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(self.path, line_no, None,
-                                    f"not valid JSON ({err.msg}); the file was left untouched, fix or remove that line") from None
-                problem = validate_row(event, EVENT_SCHEMA)
-                if problem:
-                    raise DataError(self.path, line_no, *problem)
-                events.append(event)
-        return events
+        hint = "; the file was left untouched, fix or remove that line"
+        return [event for _, event in read_jsonl(self.path, EVENT_SCHEMA, hint=hint)]
 
     def append(self, event: dict) -> None:
         """Write one event and flush it to disk before returning."""

@@ -100,3 +100,13 @@ def test_shipped_likert():
             if r["trait"] == trait:
                 rated.setdefault(r["item_id"], set()).add(r["rater"])
         assert all(len(v) >= 3 for v in rated.values()) and len(rated) == len(items)
+
+
+def test_likert_rating_of_unknown_item_names_its_line(tmp_path, monkeypatch):
+    (tmp_path / "likert").mkdir()
+    write(tmp_path / "likert" / "items.jsonl", [{"item_id": "a", "prompt": "p", "response": "r"}])
+    good = {"item_id": "a", "rater": "r1", "trait": "empathy", "score": 3}
+    write(tmp_path / "likert" / "ratings.jsonl", [good, "", {**good, "item_id": "zz"}])
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    with pytest.raises(DataError, match=r"ratings.jsonl, line 3, field 'item_id': no item 'zz'"):
+        data.load_likert()
