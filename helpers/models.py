@@ -55,9 +55,13 @@ def load_base(profile: Profile):
     return load_causal_lm(path, profile), load_tokenizer(path)
 
 
-def lora_config(profile: Profile, task_type: str = "CAUSAL_LM"):
-    """PEFT LoRA config for the profile (all linear layers), or None when the profile fine-tunes fully."""
-    if not profile.use_lora:
+def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", always: bool = False):
+    """PEFT LoRA config for the profile (all linear layers), or None when the profile fine-tunes fully.
+
+    ``always=True`` returns a LoRA config on every profile (lesson 6's style adapters are LoRA
+    adapters even on ``tiny``).
+    """
+    if not (profile.use_lora or always):
         return None
     from peft import LoraConfig
 

@@ -41,6 +41,29 @@ class Profile:
     rm_max_length: int = 320
     rm_freeze_layers: int = 0  # freeze the embeddings and the first N encoder layers
     eval_size: int | None = None  # None = the whole held-out split
+    # online RL (lesson 4): PPO and RLOO
+    ppo_steps: int = 40
+    ppo_batch_size: int = 16
+    ppo_learning_rate: float = 1e-5
+    ppo_beta: float = 0.05        # the "small" KL coefficient (start value of the adaptive controller)
+    ppo_beta_large: float = 0.5
+    ppo_target_kl: float = 6.0    # nats per reply: the adaptive controller's target
+    ppo_max_new_tokens: int = 64
+    ppo_temperature: float = 0.7  # rollouts sample (and score log-probabilities) at this temperature
+    # DPO (lessons 5 and 6)
+    dpo_learning_rate: float = 5e-6
+    dpo_epochs: float = 1.0
+    dpo_beta: float = 0.1
+    dpo_betas: tuple = (0.05, 0.1, 0.5)  # the sweep of lesson 5
+    # style adapters (lesson 6): one LoRA adapter per style, SFT warm start then DPO, and the router
+    style_sft_epochs: float = 2.0
+    style_sft_learning_rate: float = 2e-4
+    style_dpo_epochs: float = 1.0
+    style_dpo_learning_rate: float = 5e-5
+    style_dpo_beta: float = 0.1
+    style_max_length: int = 320       # training rows (prompt + text) are cut to this many tokens
+    style_max_prompt_tokens: int = 128  # the router pads every prompt to this width
+    style_max_new_tokens: int = 160
 
     def with_overrides(self, **kw) -> "Profile":
         """A copy with some fields changed (e.g. a shorter run for a smoke test)."""
@@ -66,6 +89,20 @@ PROFILES: dict[str, Profile] = {
         rm_epochs=1.0,  # MiniLM is the costliest model on `tiny`; one pass already reaches >0.95 held-out
         rm_learning_rate=1e-4,
         rm_freeze_layers=4,  # four of MiniLM's six layers: about three times as fast on two CPU cores
+        ppo_steps=30,
+        ppo_learning_rate=2e-4,
+        ppo_beta=0.05,
+        ppo_target_kl=10.0,
+        ppo_max_new_tokens=48,
+        dpo_learning_rate=5e-4,
+        dpo_epochs=2.0,
+        style_sft_epochs=6.0,
+        style_sft_learning_rate=3e-3,  # a LoRA adapter on a 2M-parameter model needs a high rate
+        style_dpo_epochs=2.0,
+        style_dpo_learning_rate=2e-3,
+        style_max_length=160,
+        style_max_prompt_tokens=64,  # helpers.styles.PROMPT_TOKEN_BUDGET
+        style_max_new_tokens=72,
     ),
     "colab": Profile(
         name="colab",

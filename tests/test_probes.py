@@ -9,7 +9,7 @@ def test_probe_pairs_cover_every_trick():
     made = probes.probe_pairs(rows())
     kinds = {p["probe"] for p in made}
     assert kinds == {"length_padding", "warm_padding", "apology_spam", "polite_refusal",
-                     "keywords_on_wrong_answer", "curt_but_right"}
+                     "keywords_on_wrong_answer", "curt_but_right", "greeting_only"}
     assert all(p["better"] != p["worse"] for p in made)
 
 
@@ -17,7 +17,8 @@ def test_counter_examples_never_reuse_probe_wordings():
     probe_texts = {p["worse"] for p in probes.probe_pairs(rows())}
     made = probes.counter_examples(data.load_empathy_pairs("train"))
     assert not probe_texts & {c["rejected"] for c in made}
-    for bank in (probes.PADDING, probes.WARM_PADDING, probes.APOLOGY_SPAM, probes.POLITE_REFUSAL, probes.FLUFF):
+    for bank in (probes.PADDING, probes.WARM_PADDING, probes.APOLOGY_SPAM, probes.POLITE_REFUSAL, probes.FLUFF,
+                 probes.GREETING_ONLY):
         assert not set(bank["probe"]) & set(bank["train"])
         for sentence in bank["probe"]:
             assert all(sentence not in c["rejected"] for c in made)
@@ -28,7 +29,7 @@ def test_counter_examples_limit():
     counts = {}
     for c in made:
         counts[c["probe"]] = counts.get(c["probe"], 0) + 1
-    assert set(counts.values()) == {5} and len(counts) == 6
+    assert set(counts.values()) == {5} and len(counts) == 7
 
 
 def test_report_catches_a_length_loving_scorer_and_passes_an_oracle():

@@ -1,0 +1,42 @@
+"""Supervised fine-tuning with TRL's SFTTrainer, as lesson 1 runs it (and later lessons reuse it)."""
+from __future__ import annotations
+
+from .profiles import Profile
+
+
+def sft_config(profile: Profile, output_dir, seed: int, **overrides):
+    """The SFTConfig of lesson 1: assistant-only loss, the profile's learning rate and epochs."""
+    from trl import SFTConfig
+
+    from .trl_configs import trl_config
+
+    settings = dict(num_train_epochs=profile.sft_epochs, learning_rate=profile.sft_learning_rate,
+                    lr_scheduler_type="cosine", warmup_steps=3, max_length=profile.max_length,
+                    assistant_only_loss=True)
+    settings.update(overrides)
+    return trl_config(SFTConfig, profile, output_dir, seed, **settings)
+
+
+def train_sft(rows: list[dict], profile: Profile, output_dir, seed: int, base_path: str | None = None,
+              **overrides):
+    """Fine-tune the profile's base model on ``messages`` rows; returns the trained SFTTrainer.
+
+    ``trainer.model`` is the fine-tuned model (a PEFT model on LoRA profiles) and
+    ``trainer.processing_class`` its tokenizer.
+    """
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from . import models
+    from .seeding import set_seed
+    from .trl_configs import quiet_trainer
+
+    set_seed(seed)
+    base_path = base_path or models.base_model_path(profile)
+    model = models.load_causal_lm(base_path, profile)
+    tokenizer = models.load_tokenizer(base_path)
+    dataset = Dataset.from_list([{"messages": r["messages"]} for r in rows])
+    trainer = SFTTrainer(model=model, args=sft_config(profile, output_dir, seed, **overrides),
+                         train_dataset=dataset, processing_class=tokenizer, peft_config=models.lora_config(profile))
+    quiet_trainer(trainer).train()
+    return trainer

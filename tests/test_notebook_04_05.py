@@ -1,0 +1,74 @@
+"""Notebooks 04 (PPO) and 05 (DPO) executed headless on `tiny`, in one artifacts folder.
+
+Notebook 04 runs standalone (it trains quick versions of lesson 1's SFT model and lesson 3's reward
+model and judge through helpers.upstream); notebook 05 then runs on the same folder, so its
+reward–KL frontier includes lesson 4's measured PPO points.
+"""
+import json
+
+import pytest
+
+from helpers import read_records, runner
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    return tmp_path_factory.mktemp("nb04_05")
+
+
+@pytest.fixture(scope="module")
+def run_04(artifacts):
+    return read_records(runner.execute("04", artifacts / "run04", artifacts / "artifacts", seed=0))
+
+
+@pytest.fixture(scope="module")
+def run_05(run_04, artifacts):
+    return read_records(runner.execute("05", artifacts / "run05", artifacts / "artifacts", seed=0))
+
+
+def test_ppo_raises_the_reward_with_the_kl_in_its_band(run_04):
+    assert run_04["ppo_reward_gain"] > 0.3          # standardised units: SFT rewards have sd 1
+    assert run_04["ppo_final_kl"] < 1.5 * run_04["ppo_target_kl"]
+    assert run_04["eval_judge_ppo"] > run_04["eval_judge_sft"]
+
+
+def test_beta_zero_over_optimises(run_04):
+    # no penalty: the KL runs away and fluency under the SFT model collapses
+    assert run_04["beta0_final_kl"] > 2 * run_04["ppo_final_kl"]
+    assert run_04["beta0_final_kl"] > 3 * run_04["ppo_large_final_kl"]
+    assert run_04["beta0_perplexity_ratio"] > max(1.5, run_04["small_beta_perplexity_ratio"])
+    # its replies fill with the RM's blind spot (money amounts), which the SFT model rarely writes
+    assert run_04["beta0_hack_rate"] > run_04["sft_hack_rate"] + 0.2
+    # the RM gains more than the held-out judge agrees with, and KL buys far less judge score
+    assert run_04["beta0_judge_minus_rm_gap"] < 0
+    assert run_04["beta0_judge_per_kl"] < 0.5 * run_04["small_beta_judge_per_kl"]
+
+
+def test_rloo_also_learns_from_the_same_reward(run_04):
+    assert run_04["rloo_reward_gain"] > 0
+
+
+def test_lesson_4_saves_its_policy_and_frontier(run_04, artifacts):
+    out = artifacts / "artifacts" / "04_ppo_kl_penalty"
+    assert (out / "ppo_policy" / "config.json").exists()
+    points = json.loads((out / "frontier_points.json").read_text())
+    assert {p["method"] for p in points} == {"SFT", "PPO", "RLOO"}
+    # lesson 4 ran standalone: the upstream stand-ins say where they came from
+    assert "notebook 04" in (artifacts / "artifacts" / "01_sft_formal_emails" / "sft_model" / "BUILT_BY.txt").read_text()
+
+
+def test_dpo_learns_the_held_out_preferences(run_05):
+    assert run_05["dpo_pref_accuracy"] >= 0.7
+
+
+def test_the_judge_prefers_dpo_over_sft(run_05):
+    assert run_05["dpo_judge_gain"] > 0
+    assert run_05["dpo_win_rate"] > 0.5
+    assert run_05["dpo_kl"] > 0
+
+
+def test_the_frontier_has_measured_points_of_both_methods(run_05):
+    assert run_05["frontier_dpo_points"] >= 3
+    assert run_05["frontier_ppo_points"] >= 3
