@@ -189,3 +189,15 @@ def load_likert() -> tuple[list[dict], list[dict]]:
             raise DataError(ratings_path, line_no, "item_id", f"no item {rating['item_id']!r} in {items_path.name}")
         ratings.append(rating)
     return items, ratings
+
+
+STYLE_SHEET_SCHEMA = {"id": text, "topic": text, "facts": string_list,
+                      "news_brief": text, "feature_story": text, "social_ad": text, "generic": text}
+
+
+def load_style_sheets(split: str = "train", path: str | Path | None = None) -> list[dict]:
+    """Fact sheets for lesson 6: ``facts`` plus the same facts written in each style and plainly.
+
+    ``path`` reads another file with the same schema instead of ``data/styles/<split>.jsonl``.
+    """
+    return load_jsonl(path or DATA_DIR / "styles" / f"{split}.jsonl", STYLE_SHEET_SCHEMA, unique="id")

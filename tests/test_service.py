@@ -1,0 +1,133 @@
+"""The style service over HTTP: a load test of mixed styles from concurrent clients, then bad requests."""
+import random
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+
+from helpers import get_profile, models
+from helpers.router import GENERIC, StyleRequest, StyleRouter, make_random_adapters
+from helpers.service import create_app, load_router, main
+
+STYLES = ("news_brief", "feature_story", "social_ad")
+PROMPTS = ["Write a news brief about the bakery opening.", "Tell me about the new park.",
+           "Announce our summer sale!", "A feature about a local fisherman.", "hi",
+           "Describe the library's new reading room in a few lines please.", "The council approved a budget.",
+           "Sell our running shoes.", "Storm closes the harbour.", "Meet the baker.",
+           "Concert tickets on sale now", "Explain the school's new lunch menu."]
+N = 16
+WIDTH = 64
+CLIENTS = 8
+REQUESTS = 320
+
+
+@pytest.fixture(scope="module")
+def adapters_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapters")
+    make_random_adapters(models.base_model_path(get_profile("tiny")), root, STYLES, seed=21)
+    return root
+
+
+@pytest.fixture(scope="module")
+def router(adapters_root):
+    router = StyleRouter.from_folder(adapters_root, max_prompt_tokens=WIDTH, default_max_new_tokens=N)
+    yield router
+    router.close()
+
+
+@pytest.fixture(scope="module")
+def expected(router):
+    """The reply to every distinct (style, prompt), each served alone, before the server starts."""
+    return {(s, p): router.generate([StyleRequest(s, p)])[0] for s in router.styles for p in PROMPTS}
+
+
+@pytest.fixture(scope="module")
+def url(router, expected):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # a free port, held from the start, so no other process can take it
+    server = uvicorn.Server(uvicorn.Config(create_app(router), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=30)
+    sock.close()
+    assert not thread.is_alive(), "the server did not shut down"
+
+
+def test_styles_are_listed(url, router):
+    response = httpx.get(f"{url}/styles")
+    assert response.status_code == 200
+    assert response.json()["styles"] == router.styles
+    assert sorted(router.styles) == sorted([*STYLES, GENERIC])
+
+
+def test_concurrent_mixed_load_is_never_misrouted(url, router, expected):
+    styles = [*STYLES, GENERIC]
+    for prompt in PROMPTS:  # so that a misrouted request gives a wrong reply
+        assert len({expected[(s, prompt)] for s in styles}) == len(styles), prompt
+    pairs = [(s, p) for p in PROMPTS for s in styles]
+    jobs = (pairs * (REQUESTS // len(pairs) + 1))[:REQUESTS]
+    random.Random(0).shuffle(jobs)  # every client sends every style, in no particular order
+
+    def client(mine):
+        with httpx.Client(base_url=url, timeout=120) as http:
+            return [(style, prompt, http.post("/generate", json={"style": style, "prompt": prompt}))
+                    for style, prompt in mine]
+
+    before = router.batch_sizes.copy()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = [r for chunk in pool.map(client, [jobs[k::CLIENTS] for k in range(CLIENTS)]) for r in chunk]
+    seconds = time.perf_counter() - start
+    batches = router.batch_sizes - before
+    print(f"{REQUESTS} requests from {CLIENTS} clients in {seconds:.1f} s ({REQUESTS / seconds:.1f} req/s), "
+          f"micro-batch sizes {dict(sorted(batches.items()))}")
+
+    assert len(results) == REQUESTS
+    assert [r for r in results if r[2].status_code >= 500] == []
+    assert {r[2].status_code for r in results} == {200}
+    misrouted = [(s, p, r.json()) for s, p, r in results
+                 if r.json()["style"] != s or r.json()["reply"] != expected[(s, p)]]
+    assert misrouted == []
+    assert sum(batches.values()) < REQUESTS / 2  # requests really were served together, in mixed batches
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"prompt": "hi"}, 422, ["style", "Field required"]),
+    ({"style": "news_brief"}, 422, ["prompt", "Field required"]),
+    ({"style": "sonnet", "prompt": "hi"}, 422, ["sonnet", *STYLES, GENERIC]),
+    ({"style": "social_ad", "prompt": "very " * 200}, 413, [f"limit is {WIDTH}"]),
+    ({"style": "social_ad", "prompt": "hi", "max_new_tokens": 100_000}, 422, ["max_new_tokens"]),
+    ({"style": "social_ad", "prompt": "hi", "temperature": 2}, 422, ["temperature", "Extra inputs"]),
+    ('{"style": "news_brief", "prompt": ', 422, ["JSON decode error"]),
+])
+def test_bad_requests_get_a_helpful_4xx_and_the_service_keeps_serving(url, expected, body, status, words):
+    with httpx.Client(base_url=url, timeout=60) as http:
+        if isinstance(body, str):
+            response = http.post("/generate", content=body, headers={"content-type": "application/json"})
+        else:
+            response = http.post("/generate", json=body)
+        assert response.status_code == status, response.text
+        assert all(word in response.text for word in words), response.text
+        good = http.post("/generate", json={"style": "feature_story", "prompt": PROMPTS[3]})
+    assert good.status_code == 200
+    assert good.json()["reply"] == expected[("feature_story", PROMPTS[3])]
+
+
+def test_missing_adapters_folder_names_the_notebook(tmp_path):
+    with pytest.raises(SystemExit, match="notebooks/06_multi_style_lora.ipynb"):
+        main(["--adapters", str(tmp_path / "adapters")])
+
+
+def test_load_router_reads_one_adapter_per_subfolder(adapters_root):
+    router = load_router(adapters_root, "tiny")
+    assert router.styles == sorted(STYLES) + [GENERIC]
