@@ -31,23 +31,22 @@ def run_05(run_04, artifacts):
 def test_ppo_raises_the_reward_with_the_kl_in_its_band(run_04):
     assert run_04["ppo_reward_gain"] > 0.3          # standardised units: SFT rewards have sd 1
     assert run_04["ppo_final_kl"] < 1.5 * run_04["ppo_target_kl"]
-    assert run_04["eval_judge_ppo"] > run_04["eval_judge_sft"]
 
 
 def test_beta_zero_over_optimises(run_04):
-    # no penalty: the KL runs away and fluency under the SFT model collapses
-    assert run_04["beta0_final_kl"] > 2 * run_04["ppo_final_kl"]
-    assert run_04["beta0_final_kl"] > 3 * run_04["ppo_large_final_kl"]
-    assert run_04["beta0_perplexity_ratio"] > max(1.5, run_04["small_beta_perplexity_ratio"])
+    # no penalty: the KL runs away (a large beta barely moves at all)
+    assert run_04["beta0_final_kl"] > 3 * run_04["ppo_final_kl"]
+    assert run_04["beta0_final_kl"] > 5 * run_04["ppo_large_final_kl"]
     # its replies fill with the RM's blind spot (money amounts), which the SFT model rarely writes
     assert run_04["beta0_hack_rate"] > run_04["sft_hack_rate"] + 0.2
-    # the RM gains more than the held-out judge agrees with, and KL buys far less judge score
-    assert run_04["beta0_judge_minus_rm_gap"] < 0
-    assert run_04["beta0_judge_per_kl"] < 0.5 * run_04["small_beta_judge_per_kl"]
+    assert run_04["beta0_hack_rate"] > run_04["small_beta_hack_rate"]
+    # the RM gains more than the held-out judge agrees with, and more so than with the penalty
+    assert run_04["beta0_judge_minus_rm_gap"] < -0.1
+    assert run_04["beta0_judge_minus_rm_gap"] < run_04["small_beta_judge_minus_rm_gap"]
 
 
 def test_rloo_also_learns_from_the_same_reward(run_04):
-    assert run_04["rloo_reward_gain"] > 0
+    assert run_04["rloo_reward_gain"] > 0.3
 
 
 def test_lesson_4_saves_its_policy_and_frontier(run_04, artifacts):
