@@ -64,6 +64,8 @@ class Profile:
     style_max_length: int = 320       # training rows (prompt + text) are cut to this many tokens
     style_max_prompt_tokens: int = 128  # the router pads every prompt to this width
     style_max_new_tokens: int = 160
+    style_dpo_sft_weight: float = 0.0  # > 0 adds an SFT term on the chosen text to the DPO loss (RPO)
+    style_repetition_penalty: float = 1.0  # the router's greedy decoding
 
     def with_overrides(self, **kw) -> "Profile":
         """A copy with some fields changed (e.g. a shorter run for a smoke test)."""
@@ -97,12 +99,14 @@ PROFILES: dict[str, Profile] = {
         dpo_learning_rate=5e-4,
         dpo_epochs=1.0,   # one pass already fits the training pairs (loss ~0.01) on `tiny`
         style_sft_epochs=6.0,
-        style_sft_learning_rate=3e-3,  # a LoRA adapter on a 2M-parameter model needs a high rate
-        style_dpo_epochs=2.0,
+        style_sft_learning_rate=1e-2,  # a LoRA adapter on a 2M-parameter model needs a high rate
+        style_dpo_epochs=1.0,
         style_dpo_learning_rate=2e-3,
         style_max_length=160,
         style_max_prompt_tokens=64,  # helpers.styles.PROMPT_TOKEN_BUDGET
         style_max_new_tokens=72,
+        style_dpo_sft_weight=1.0,  # plain DPO drives a 2M model into gibberish (both texts unlikely)
+        style_repetition_penalty=1.15,  # greedy decoding of a 2M model loops ("new new new ...")
     ),
     "colab": Profile(
         name="colab",

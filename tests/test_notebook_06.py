@@ -1,0 +1,61 @@
+"""Notebook 06 executed headless on `tiny`: three DPO style adapters on one base, the router, the A/B test."""
+import pytest
+from safetensors.torch import load_file
+
+from helpers import get_profile, read_records, runner, styles
+from helpers.router import GENERIC, StyleRequest, StyleRouter, adapter_folders
+
+pytestmark = pytest.mark.notebook
+
+STYLES = styles.STYLES
+
+
+@pytest.fixture(scope="module")
+def run_06(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nb06")
+    executed = runner.execute("06", tmp / "run", tmp / "artifacts", seed=0)
+    return read_records(executed), tmp / "artifacts" / "06_multi_style_lora" / "adapters"
+
+
+def test_each_adapter_writes_in_its_style(run_06):
+    records, _ = run_06
+    generic = records["style_accuracy_generic"]
+    assert generic <= 0.5  # the base model cannot know which style is asked for
+    for style in STYLES:
+        accuracy = records[f"style_accuracy_{style}"]
+        assert accuracy >= 0.8, (style, accuracy)
+        assert accuracy >= generic + 0.3, (style, accuracy, generic)
+
+
+def test_mixed_batching_is_faster_than_single_calls(run_06):
+    records, _ = run_06
+    assert records["router_mixed_rps"] > records["router_single_rps"]
+
+
+def test_ab_test_finds_a_lift_and_peeking_inflates_false_alarms(run_06):
+    records, _ = run_06
+    for style in STYLES:
+        assert records[f"ab_lift_ci_low_{style}"] > 0, style
+    assert records["single_look_false_positive_rate"] < 0.1
+    assert records["peeking_false_positive_rate"] > 2 * records["single_look_false_positive_rate"]
+
+
+def test_three_adapters_saved_separately_and_different(run_06):
+    _, adapters = run_06
+    folders = adapter_folders(adapters)
+    assert set(folders) == set(STYLES)
+    weights = {style: load_file(folder / "adapter_model.safetensors") for style, folder in folders.items()}
+    names = set(weights[STYLES[0]])
+    assert names and all(set(w) == names for w in weights.values()), "one adapter per folder, same LoRA layout"
+    for i, a in enumerate(STYLES):
+        for b in STYLES[i + 1:]:
+            assert any(not weights[a][n].equal(weights[b][n]) for n in names), (a, b)
+
+    router = StyleRouter.from_folder(adapters, profile=get_profile("tiny"), max_prompt_tokens=64,
+                                     default_max_new_tokens=32)
+    try:
+        prompt = styles.style_prompt(styles.load_style_sheets("test")[0])
+        replies = router.generate([StyleRequest(s, prompt) for s in (*STYLES, GENERIC)])
+    finally:
+        router.close()
+    assert len(set(replies)) == len(replies), replies
