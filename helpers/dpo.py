@@ -64,21 +64,10 @@ def train_dpo(model, tokenizer, rows: list[dict], profile: Profile, output_dir, 
 def implicit_rewards(policy, tokenizer, rows: list[dict], beta: float, reference=None) -> tuple[np.ndarray, np.ndarray]:
     """DPO's implicit reward ``beta * (log pi - log pi_ref)`` of the chosen and the rejected reply
     of every row. ``reference=None``: the policy with its LoRA adapter disabled."""
-    from .policy_eval import adapter_off, reply_logprobs
-
+    score = implicit_reward_fn(policy, tokenizer, beta, reference)
     prompts = [plain(r["prompt"]) for r in rows]
-
-    def logratio(side):
-        replies = [plain(r[side]) for r in rows]
-        logp = np.array(reply_logprobs(policy, tokenizer, prompts, replies))
-        if reference is None:
-            with adapter_off(policy):
-                ref = np.array(reply_logprobs(policy, tokenizer, prompts, replies))
-        else:
-            ref = np.array(reply_logprobs(reference, tokenizer, prompts, replies))
-        return beta * (logp - ref)
-
-    return logratio("chosen"), logratio("rejected")
+    return (np.array(score(prompts, [plain(r["chosen"]) for r in rows])),
+            np.array(score(prompts, [plain(r["rejected"]) for r in rows])))
 
 
 def preference_accuracy(policy, tokenizer, rows: list[dict], beta: float, reference=None) -> float:
@@ -90,15 +79,9 @@ def preference_accuracy(policy, tokenizer, rows: list[dict], beta: float, refere
 
 def implicit_reward_fn(policy, tokenizer, beta: float, reference=None):
     """The policy as a ``score_fn(prompts, replies)``, e.g. for ``helpers.probes.probe_report``."""
-    from .policy_eval import adapter_off, reply_logprobs
+    from .policy_eval import log_ratios
 
     def score(prompts, replies):
-        logp = np.array(reply_logprobs(policy, tokenizer, prompts, replies))
-        if reference is None:
-            with adapter_off(policy):
-                ref = np.array(reply_logprobs(policy, tokenizer, prompts, replies))
-        else:
-            ref = np.array(reply_logprobs(reference, tokenizer, prompts, replies))
-        return (beta * (logp - ref)).tolist()
+        return (beta * log_ratios(policy, tokenizer, prompts, replies, reference)).tolist()
 
     return score

@@ -43,19 +43,24 @@ def adapter_off(model):
     return model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
 
 
+def log_ratios(policy, tokenizer, prompts: list, replies: list[str], reference=None,
+               temperature: float = 1.0) -> np.ndarray:
+    """log pi(reply) - log pi_ref(reply) per reply; ``reference=None`` means the policy with its
+    LoRA adapter disabled."""
+    logp = np.array(reply_logprobs(policy, tokenizer, prompts, replies, temperature))
+    with adapter_off(policy) if reference is None else nullcontext():
+        ref = np.array(reply_logprobs(policy if reference is None else reference, tokenizer, prompts, replies,
+                                      temperature))
+    return logp - ref
+
+
 def sampled_kl(policy, tokenizer, prompts: list, replies: list[str], reference=None, temperature: float = 1.0) -> float:
     """Mean sequence KL(policy || reference), estimated on replies *sampled from the policy* at
     ``temperature`` (plain sampling): the average of log pi(reply) - log pi_ref(reply).
 
     ``reference=None`` means the policy with its LoRA adapter disabled.
     """
-    logp = reply_logprobs(policy, tokenizer, prompts, replies, temperature)
-    if reference is None:
-        with adapter_off(policy):
-            ref_logp = reply_logprobs(policy, tokenizer, prompts, replies, temperature)
-    else:
-        ref_logp = reply_logprobs(reference, tokenizer, prompts, replies, temperature)
-    return float(np.mean(np.subtract(logp, ref_logp)))
+    return float(np.mean(log_ratios(policy, tokenizer, prompts, replies, reference, temperature)))
 
 
 def evaluate_policy(policy, tokenizer, prompts: list[str], references: list[str], reward_model, judge,
