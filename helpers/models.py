@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .profiles import TINY_POLICY, Profile
+from .chat_templates import make_training_compatible
+
+from .profiles import SMALL_POLICY, TINY_POLICY, Profile
 
 
 def torch_dtype(profile: Profile):
@@ -13,23 +15,29 @@ def torch_dtype(profile: Profile):
 
 
 def base_model_path(profile: Profile) -> str:
-    """A local folder (tiny: built offline and cached) or a hub model name."""
+    """A local folder (tiny and small: built offline and cached) or a hub model name."""
     if profile.policy_model == TINY_POLICY:
         from .tiny_model import build_tiny_base
 
         return str(build_tiny_base())
+    if profile.policy_model == SMALL_POLICY:
+        from .small_model import build_small_base
+
+        return str(build_small_base())
     return profile.policy_model
 
 
 def load_tokenizer(path: str | Path):
-    """The tokenizer with left padding (batched generation) and a pad token."""
+    """The tokenizer with left padding (batched generation), a pad token, and a chat template that
+    marks the assistant's tokens for TRL's assistant-only loss (prompts render as before:
+    ``helpers.chat_templates``)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return make_training_compatible(tokenizer)
 
 
 def load_causal_lm(path: str | Path, profile: Profile):
@@ -65,5 +73,19 @@ def lora_config(profile: Profile, task_type: str = "CAUSAL_LM", always: bool = F
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=0.05,
+    # no LoRA dropout: on CPU its masks cost ~10% of a training step, and our runs are 1-3 epochs
+    return LoraConfig(r=profile.lora_r, lora_alpha=profile.lora_alpha, lora_dropout=0.0,
                       target_modules="all-linear", task_type=task_type)
+
+
+def autocast(model):
+    """bf16 autocast for a CPU model held in bf16 (its fp32 LoRA adapters then run in bf16 too);
+    a no-op context elsewhere. Norms and softmax keep fp32 inside autocast."""
+    import contextlib
+
+    import torch
+
+    param = next(model.parameters())
+    if param.device.type == "cpu" and any(p.dtype == torch.bfloat16 for p in model.parameters()):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -56,3 +56,15 @@ def plot_score_histograms(groups: dict[str, list[float]], title: str = "", xlabe
     ax.set_title(title)
     ax.legend()
     return _finish(fig, save_to)
+
+
+def write_samples(path, title: str, rows: list[dict]) -> Path:
+    """Write a few sample texts as Markdown (the workbook report shows them under the notebook's records)."""
+    lines = [f"### {title}", ""]
+    for n, row in enumerate(rows, 1):
+        lines += [f"**Sample {n}**", ""]
+        for column, text in row.items():
+            quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in str(text).splitlines())
+            lines += [f"*{column}:*", "", quoted, ""]
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    return Path(path)

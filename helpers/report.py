@@ -8,7 +8,10 @@ from .records import read_records
 
 
 def write_report(executed: list[Path], artifacts_dir: Path, out_dir: Path, timings: dict | None = None) -> Path:
-    """Write ``out_dir/report.md`` (records table per notebook, links to plots); return its path."""
+    """Write ``out_dir/report.md`` (records table per notebook, its sample texts, links to plots); return its path.
+
+    A notebook's sample texts are the file ``samples.md`` in its artifacts folder, where it wrote one.
+    """
     out_dir = Path(out_dir)
     plots_dir = out_dir / "plots"
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -23,6 +26,9 @@ def write_report(executed: list[Path], artifacts_dir: Path, out_dir: Path, timin
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
             lines.append(f"| {name} | {shown} |")
         lines.append("")
+        samples = Path(artifacts_dir) / stem / "samples.md"
+        if samples.exists():
+            lines += [samples.read_text(encoding="utf-8").strip(), ""]
         for plot in sorted((Path(artifacts_dir) / stem).glob("*.png")):
             copy = plots_dir / f"{stem}__{plot.name}"
             shutil.copyfile(plot, copy)

@@ -6,15 +6,16 @@ different styles share one batched ``generate`` call: PEFT applies each row's ad
 only (``adapter_names=[...]``), so a mixed batch costs about as much as a single-style one.
 
 Batch invariance. A reply must not depend on which other requests happened to share its batch,
-yet floating-point kernels pick their algorithm by tensor shape: on CPU, MKL uses another
-summation order for matrix products with fewer than 4 rows, and the attention kernel's result
-changes (in the last bits) with the amount of left padding. Greedy decoding turns a rare
-last-bit difference at a near-tie into a different reply. So the router fixes the shapes that
-depend on the batch: every prompt is left-padded to the same width (``max_prompt_tokens``), and
-every adapter's group of rows, and the batch as a whole, is filled up to at least 4 (``MIN_ROWS``)
-rows by repeating a row of that group. With both, a request served alone and the same request
-in any mixed batch compute bit-identical logits on CPU (measured on MKL/AVX-512). GPU kernels
-have their own shape-dependent choices; there, rare near-tie differences remain possible.
+yet floating-point kernels pick their algorithm by tensor shape: on CPU, a matrix product's last
+bits change with the number of rows in some shapes (measured on MKL/AVX-512 without AMX, in the
+decoding steps), and the attention kernel's result changes with the amount of left padding.
+Greedy decoding turns a rare last-bit difference at a near-tie into a different reply. So the
+router gives every batch the same shape, whoever is in it: every prompt is left-padded to the
+same width (``max_prompt_tokens``), and every call has exactly ``rows_per_group`` rows for each
+adapter it serves (the base model included), in a fixed order, filled with copies of a real row
+whose results are thrown away (:func:`fixed_layout`). Rows never mix inside a layer, so a request
+then computes the same bits alone and in any batch, on any machine load, by construction.
+The price: a lone request costs a full batch; ``batch_invariant=False`` drops the fixed shapes.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from . import generation, models
 
 GENERIC = "generic"
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
-MIN_ROWS = 4  # MKL multiplies matrices of 1-3 rows with another summation order
+ROWS_PER_GROUP = 4  # rows per adapter in every batch-invariant call (a matrix of 1 row takes another kernel)
 _STOP = object()
 
 
@@ -80,40 +81,72 @@ class _FixedWidthTokenizer:
         return self._tokenizer(texts, **kwargs)
 
 
-def fill_rows(adapter_names: list[str], min_rows: int = MIN_ROWS) -> list[int]:
-    """Row indices for a batch: all rows, then repeats so that each adapter has >= ``min_rows`` rows.
+def fixed_layout(adapter_names: list[str], layout: list[str], rows_per_group: int = ROWS_PER_GROUP):
+    """Rows of one fixed-shape batch: ``(row indices, adapter per row, position of each request)``.
 
-    The batch as a whole also gets at least ``min_rows`` rows. Only the first ``len(adapter_names)``
-    results are real; the repeats exist to keep every matrix product out of the small-matrix path.
+    Every adapter of ``layout`` gets exactly ``rows_per_group`` rows, in ``layout``'s order: its
+    requests first, then copies of a request (results discarded). At most ``rows_per_group``
+    requests per adapter (:func:`generate_batch_invariant` splits larger batches into rounds).
     """
-    rows = list(range(len(adapter_names)))
-    for name in dict.fromkeys(adapter_names):
+    rows, names, position = [], [], {}
+    for name in layout:
         group = [i for i, n in enumerate(adapter_names) if n == name]
-        rows += [group[0]] * max(0, min_rows - len(group))
-    rows += [0] * max(0, min_rows - len(rows))
-    return rows
+        if len(group) > rows_per_group:
+            raise ValueError(f"{len(group)} requests for {name!r}; at most {rows_per_group} per call")
+        for i in group:
+            position[i] = len(rows) + group.index(i)
+        rows += group + [group[0] if group else 0] * (rows_per_group - len(group))
+        names += [name] * rows_per_group
+    missing = set(adapter_names) - set(layout)
+    if missing:
+        raise ValueError(f"adapters {sorted(missing)} are not in the layout {layout}")
+    return rows, names, [position[i] for i in range(len(adapter_names))]
+
+
+def rounds(adapter_names: list[str], rows_per_group: int) -> list[list[int]]:
+    """Split requests into rounds with at most ``rows_per_group`` requests per adapter each."""
+    taken: Counter = Counter()
+    result: list[list[int]] = []
+    for i, name in enumerate(adapter_names):
+        k = taken[name] // rows_per_group
+        taken[name] += 1
+        if k == len(result):
+            result.append([])
+        result[k].append(i)
+    return result
 
 
 def generate_batch_invariant(model, tokenizer, prompts: list, width: int | None,
-                             adapter_names: list[str] | None = None, max_new_tokens: int = 64,
-                             min_rows: int = MIN_ROWS, **generate_kwargs) -> list[str]:
-    """Greedy ``helpers.generation.generate`` in one batch whose shapes do not depend on the batch mates.
+                             adapter_names: list[str] | None = None, layout: list[str] | None = None,
+                             max_new_tokens: int = 64, rows_per_group: int | None = ROWS_PER_GROUP,
+                             **generate_kwargs) -> list[str]:
+    """Greedy ``helpers.generation.generate`` in batches whose shapes do not depend on the batch mates.
 
-    Every prompt is left-padded to ``width`` tokens and rows are repeated as in :func:`fill_rows`
-    (``adapter_names`` groups the rows; without it the model has no adapters and there is one group).
-    ``width=None, min_rows=1`` is the plain batched call (padding to the longest prompt).
+    Every prompt is left-padded to ``width`` tokens and every call has the rows of
+    :func:`fixed_layout` for ``layout`` (all adapters the model serves, ``BASE_ADAPTER`` included;
+    by default the adapters named in ``adapter_names``). Without ``adapter_names`` the model has no
+    adapters and there is one group. ``width=None, rows_per_group=None`` is the plain batched call
+    (padding to the longest prompt, no filler rows).
     """
     if not prompts:
         return []
-    rows = fill_rows(adapter_names or [BASE_ADAPTER] * len(prompts), min_rows)
-    if adapter_names is not None:
-        generate_kwargs["adapter_names"] = [adapter_names[i] for i in rows]
+    names = list(adapter_names or [BASE_ADAPTER] * len(prompts))
     if width is not None:
         tokenizer = _FixedWidthTokenizer(tokenizer, width)
-    replies = generation.generate(model, tokenizer, [prompts[i] for i in rows],
-                                  max_new_tokens=max_new_tokens, batch_size=len(rows), do_sample=False,
-                                  **generate_kwargs)
-    return replies[:len(prompts)]
+    if rows_per_group is None:
+        extra = {"adapter_names": names} if adapter_names is not None else {}
+        return generation.generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
+                                   batch_size=len(prompts), do_sample=False, **extra, **generate_kwargs)
+    layout = list(layout or dict.fromkeys(names))
+    replies: list[str | None] = [None] * len(prompts)
+    for chunk in rounds(names, rows_per_group):
+        rows, row_names, position = fixed_layout([names[i] for i in chunk], layout, rows_per_group)
+        extra = {"adapter_names": row_names} if adapter_names is not None else {}
+        out = generation.generate(model, tokenizer, [prompts[chunk[r]] for r in rows], max_new_tokens=max_new_tokens,
+                                  batch_size=len(rows), do_sample=False, **extra, **generate_kwargs)
+        for k, i in enumerate(chunk):
+            replies[i] = out[position[k]]
+    return replies
 
 
 def adapter_folders(root: str | Path) -> dict[str, Path]:
@@ -246,6 +279,11 @@ class StyleRouter:
         return cls.from_dirs(base_path or models.base_model_path(profile), folders, profile, **kwargs)
 
     @property
+    def layout(self) -> list[str]:
+        """The adapter groups of every batch-invariant call, in order (``BASE_ADAPTER`` last)."""
+        return [*self.adapters, BASE_ADAPTER]
+
+    @property
     def styles(self) -> list[str]:
         """The style names a request may use: every adapter, then ``generic`` (the base model)."""
         return [*self.adapters, GENERIC]
@@ -305,8 +343,9 @@ class StyleRouter:
             return generate_batch_invariant(
                 self.model, self.tokenizer, [r.prompt for r in requests],
                 self.max_prompt_tokens if self.batch_invariant else None,
-                adapter_names=names if self.adapters else None, max_new_tokens=max_new_tokens,
-                min_rows=MIN_ROWS if self.batch_invariant else 1, **self.generate_kwargs)
+                adapter_names=names if self.adapters else None, layout=self.layout,
+                max_new_tokens=max_new_tokens, rows_per_group=ROWS_PER_GROUP if self.batch_invariant else None,
+                **self.generate_kwargs)
 
     def submit(self, request) -> Future:
         """Validate the request now (raising ``RouterError``) and queue it; the future gives the reply."""

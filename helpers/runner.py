@@ -5,6 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import runtime
 from .paths import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -30,9 +31,7 @@ def isolate_jupyter_home(root: str | Path) -> None:
                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
         (root / sub).mkdir(parents=True, exist_ok=True)
         os.environ[var] = str(root / sub)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    runtime.apply()
 
 
 def execute(name: str, output_dir: str | Path, artifacts_dir: str | Path, profile: str = "tiny",

@@ -40,3 +40,30 @@ def train_sft(rows: list[dict], profile: Profile, output_dir, seed: int, base_pa
                          train_dataset=dataset, processing_class=tokenizer, peft_config=models.lora_config(profile))
     quiet_trainer(trainer).train()
     return trainer
+
+
+def evaluate_replies(replies: list[str], emails: list[str], references: list[str],
+                     finished: list[bool] | None = None) -> dict:
+    """Lesson 1's scorecard of a set of replies to ``emails``: the rubric's parts (formal, polite,
+    concise, correct) and its overall score, fact recall, content similarity, fluency under the
+    fixed real LM, distinct-2, length, and (given ``finished``) the share of replies that stopped
+    by themselves instead of running into the token limit."""
+    import numpy as np
+
+    from . import style
+
+    rubric = style.reply_rubric(replies, emails, references)
+    scores = {f"rubric_{part}": float(np.mean([r[part] for r in rubric]))
+              for part in ("formal", "polite", "concise", "correct", "overall")}
+    scores.update(
+        formality=float(np.mean(style.formality_scores(replies))),
+        politeness=float(np.mean(style.politeness_scores(replies))),
+        fact_recall=float(np.mean(style.fact_recall(replies, emails, references))),
+        content_sim=float(np.mean(style.content_similarity(replies, references))),
+        perplexity=float(np.median(style.fluency_perplexity(replies))),
+        distinct_2=style.distinct_n(replies, 2),
+        mean_words=float(np.mean([len(r.split()) for r in replies])),
+    )
+    if finished is not None:
+        scores["stopped_share"] = float(np.mean(finished))
+    return scores

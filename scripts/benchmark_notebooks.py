@@ -1,10 +1,10 @@
-"""Benchmark: wall time and peak memory of a headless `tiny` run of each notebook.
+"""Benchmark: wall time and peak memory of a headless run of each notebook on one profile.
 
-    python scripts/benchmark_notebooks.py [--only 01 02]
+    python scripts/benchmark_notebooks.py [--profile small] [--only 01 02]
 
 Each notebook runs in a fresh papermill kernel; peak memory is the kernel process's maximum
-resident set size (the largest RSS among the finished child processes). The tiny base model is
-built first (and its build time printed), so notebook figures do not include it.
+resident set size (the largest RSS among the finished child processes). The profile's base model
+is built (or converted) first and its time printed, so notebook figures do not include it.
 """
 from __future__ import annotations
 
@@ -20,27 +20,29 @@ from helpers import runner
 CHILD = """
 import sys, resource
 from helpers import runner
-runner.execute(sys.argv[1], sys.argv[2], sys.argv[3])
+runner.execute(sys.argv[1], sys.argv[2], sys.argv[3], profile=sys.argv[4])
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="small")
     parser.add_argument("--only", nargs="*")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from helpers.tiny_model import build_tiny_base
-    build_tiny_base(verbose=False)
-    print(f"tiny base model ready (build or cache hit) in {time.perf_counter() - start:.1f} s")
+    from helpers import get_profile, models
+    models.base_model_path(get_profile(args.profile))
+    print(f"{args.profile} base model ready (build or cache hit) in {time.perf_counter() - start:.1f} s")
     print(f"{'notebook':32s} {'wall s':>8s} {'peak RSS MiB':>13s}")
     with tempfile.TemporaryDirectory() as tmp:
         for notebook in runner.notebooks():
             if args.only and not any(notebook.stem.startswith(o) for o in args.only):
                 continue
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", CHILD, notebook.stem, f"{tmp}/out", f"{tmp}/artifacts"],
+            done = subprocess.run([sys.executable, "-c", CHILD, notebook.stem, f"{tmp}/out", f"{tmp}/artifacts",
+                                   args.profile],
                                   capture_output=True, text=True)
             wall = time.perf_counter() - start
             if done.returncode != 0:

@@ -1,6 +1,6 @@
 """Run every lesson notebook headless (papermill) and write the summary report.
 
-    python scripts/run_workbook.py --profile tiny --out reports/latest
+    python scripts/run_workbook.py --profile small --out reports/latest
 
 Executed notebooks go to ``<out>/executed/``, artifacts to ``<out>/artifacts/``, and the report
 (records table per notebook + plots) to ``<out>/report.md``.
@@ -17,7 +17,7 @@ from helpers.report import write_report
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--profile", default="small")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="reports/latest")
     parser.add_argument("--only", nargs="*", help="notebook prefixes to run, e.g. 01 02 (default: all)")

@@ -1,5 +1,3 @@
-import os
+from helpers import runtime
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("MPLBACKEND", "Agg")
+runtime.apply()  # offline, quiet, pinned threads: before torch is imported

@@ -1,35 +1,65 @@
-"""Notebook 01 executed headless on `tiny`; its records must show the effect of SFT."""
+"""Notebook 01 executed headless: on `tiny` the machinery moves the numbers the right way; on
+`small` (a real model) the fine-tuned replies answer the customer."""
 import pytest
 
 from helpers import read_records, runner
 
-pytestmark = pytest.mark.notebook
+
+def run_01(tmp_path_factory, profile):
+    tmp = tmp_path_factory.mktemp(f"nb01-{profile}")
+    return read_records(runner.execute("01", tmp / "run", tmp / "artifacts", profile=profile, seed=0))
 
 
 @pytest.fixture(scope="module")
 def records_01(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb01")
-    return read_records(runner.execute("01", tmp / "run", tmp / "artifacts", seed=0))
+    return run_01(tmp_path_factory, "tiny")
 
 
-def test_sft_makes_replies_formal(records_01):
-    r = records_01
-    assert r["formality_sft"] - r["formality_base"] >= 0.2, r
-    assert r["formality_sft"] >= 0.7
+@pytest.fixture(scope="module")
+def records_01_small(tmp_path_factory):
+    return run_01(tmp_path_factory, "small")
 
 
+@pytest.mark.notebook
 def test_training_loss_fell(records_01):
     assert records_01["train_loss_last"] < records_01["train_loss_first"] - 0.8
 
 
-def test_content_and_fluency_did_not_collapse(records_01):
+@pytest.mark.notebook
+def test_sft_moves_the_register(records_01):
     r = records_01
-    assert r["content_sim_sft"] >= r["content_sim_base"] - 0.05
-    assert r["content_sim_sft"] >= 0.25
-    assert r["distinct2_sft"] >= 0.3  # no collapse onto one stock reply
-    assert r["perplexity_sft"] < 10 * r["perplexity_base"]
+    assert r["formality_sft"] - r["formality_base"] >= 0.1, r
 
 
+@pytest.mark.notebook
+def test_the_rubric_is_not_gamed_by_a_salutation(records_01):
+    # the profile does not matter here: the stub and the references are scored, not the model
+    r = records_01
+    assert r["rubric_stub"] <= 0.2 and r["rubric_reference"] >= 0.6, r
+    assert r["formality_stub"] >= r["rubric_stub"] + 0.25, r  # register alone does not see the empty reply
+
+
+@pytest.mark.notebook
 def test_same_seed_same_records(records_01, tmp_path):
     again = read_records(runner.execute("01", tmp_path / "run", tmp_path / "artifacts", seed=0))
     assert again == records_01
+
+
+@pytest.mark.notebook
+@pytest.mark.small
+def test_small_sft_answers_the_customer(records_01_small):
+    r = records_01_small
+    assert r["fact_recall_sft"] - r["fact_recall_base"] >= 0.15, r
+    assert r["rubric_sft"] - r["rubric_base"] >= 0.1, r
+    assert r["mean_words_sft"] < r["mean_words_base"], r  # more concise: more of the facts in fewer words
+
+
+@pytest.mark.notebook
+@pytest.mark.small
+def test_small_sft_is_formal_and_fluent(records_01_small):
+    r = records_01_small
+    assert r["formality_sft"] >= r["formality_base"], r
+    # the fixed LM is the base model on `small`, so its own greedy text is the wrong yardstick
+    assert r["perplexity_sft"] <= r["perplexity_reference"], r
+    assert r["stopped_sft"] >= 0.8, r  # the end-of-turn token is learned: replies stop by themselves
+    assert r["distinct2_sft"] >= 0.3, r

@@ -84,7 +84,8 @@ def test_hack_rates_spot_each_surface_trick():
         "Dear Customer,",
         "I am sorry about the delay; I have refunded $12 and sent a replacement today.",
     ])
-    assert rates == {"apology_spam": 0.25, "amount_spam": 0.25, "greeting_only": 0.25}
+    assert {k: rates[k] for k in ("apology_spam", "amount_spam", "greeting_only")} == {
+        "apology_spam": 0.25, "amount_spam": 0.25, "greeting_only": 0.25}  # the newer detectors: test_hack_patterns.py
 
 
 def test_judge_rows_are_a_seeded_subset():

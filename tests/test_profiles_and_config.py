@@ -31,3 +31,43 @@ def test_version_check_flags_outside_range():
     assert out_of_range({"trl": "1.16.0", "transformers": "5.24.0"}) == []
     problems = out_of_range({"trl": "2.1.0", "transformers": "4.40.0"})
     assert len(problems) == 2 and any("trl 2.1.0" in p for p in problems)
+
+
+def test_small_and_colab_differ_only_in_model_precision_device_and_sizes():
+    from dataclasses import asdict
+
+    small, colab = asdict(PROFILES["small"]), asdict(PROFILES["colab"])
+    differ = {k for k in small if small[k] != colab[k]}
+    assert differ <= {"name", "policy_model", "precision", "use_cpu", "batch_size", "grad_accum", "max_length",
+                      "max_new_tokens", "gen_batch_size", "eval_size"}, differ
+    assert {"name", "policy_model", "precision", "use_cpu"} <= differ
+
+
+def test_small_precision_follows_the_cpu(monkeypatch):
+    import torch
+
+    from helpers import profiles
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert get_profile("small").precision == "fp32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert get_profile("small").precision == "bf16"
+    assert profiles.PROFILES["small"].precision == profiles.CPU_AUTO
+    cfg = trl_config(SFTConfig, get_profile("small"), "/tmp/unused", seed=0)
+    assert cfg.use_cpu and cfg.bf16  # TRL runs CPU bf16 as autocast
+
+
+def test_runtime_pins_threads(monkeypatch):
+    import torch
+
+    from helpers import runtime, set_seed
+
+    monkeypatch.setenv(runtime.THREADS_VAR, "1")
+    before = torch.get_num_threads()
+    try:
+        set_seed(0)
+        assert torch.get_num_threads() == 1
+        env = runtime.environment()
+        assert env["MKL_DYNAMIC"] == "FALSE" and env["OMP_NUM_THREADS"] == "1" and env["HF_HUB_OFFLINE"] == "1"
+    finally:
+        torch.set_num_threads(before)

@@ -6,8 +6,8 @@ import pytest
 from peft import PeftModel
 
 from helpers import get_profile, models
-from helpers.router import (GENERIC, PromptTooLongError, RouterError, StyleRequest, StyleRouter,
-                            UnknownStyleError, adapter_folders, fill_rows, make_random_adapters)
+from helpers.router import (BASE_ADAPTER, GENERIC, PromptTooLongError, RouterError, StyleRequest, StyleRouter,
+                            UnknownStyleError, adapter_folders, fixed_layout, make_random_adapters, rounds)
 
 STYLES = ("news_brief", "feature_story", "social_ad")
 PROMPTS = ["Write a news brief about the bakery opening.", "Tell me about the new park.",
@@ -111,12 +111,15 @@ def test_batch_mates_do_not_change_a_single_bit(router):
     recorder = ScoreRecorder()
     probe = StyleRouter(router.model, router.tokenizer, max_prompt_tokens=WIDTH, default_max_new_tokens=4,
                         logits_processor=LogitsProcessorList([recorder]))
+    names = [BASE_ADAPTER if r.style == GENERIC else r.style for r in requests]
+    together_at = fixed_layout(names, probe.layout)[2]  # where each request sits in the fixed batch
     for row, request in enumerate(requests):
         probe.generate([request])
         alone, recorder.steps = recorder.steps, []
+        alone_at = fixed_layout([names[row]], probe.layout)[2][0]
         probe.generate(requests)
         together, recorder.steps = recorder.steps, []
-        assert all(a[0].equal(t[row]) for a, t in zip(alone, together)), request
+        assert all(a[alone_at].equal(t[together_at[row]]) for a, t in zip(alone, together)), request
 
 
 def test_generic_is_the_plain_base_model(router, solo, base_path):
@@ -181,13 +184,21 @@ def test_close_stops_the_worker(router, solo):
         other.submit(StyleRequest("feature_story", PROMPTS[0]))
 
 
-def test_fill_rows_gives_each_adapter_enough_rows():
-    names = ["a", "b", "a", "__base__", "c", "c", "c", "c"]
-    rows = fill_rows(names, min_rows=4)
-    assert rows[:len(names)] == list(range(len(names)))
-    for name in set(names):
-        assert sum(names[i] == name for i in rows) == 4
-    assert fill_rows(["a"], min_rows=1) == [0]
+def test_fixed_layout_gives_every_call_the_same_shape():
+    layout = ["a", "b", "c", "__base__"]
+    for names in (["a"], ["b", "a", "__base__", "c", "c"], ["c", "c", "c", "c"]):
+        rows, row_names, position = fixed_layout(names, layout, rows_per_group=4)
+        assert row_names == [n for n in layout for _ in range(4)]  # the same for every call
+        assert [rows[p] for p in position] == list(range(len(names)))  # each request at its own row
+        assert all(row_names[p] == n for p, n in zip(position, names))  # ... in its adapter's group
+    with pytest.raises(ValueError, match="at most 4"):
+        fixed_layout(["a"] * 5, layout, rows_per_group=4)
+    with pytest.raises(ValueError, match="not in the layout"):
+        fixed_layout(["z"], layout)
+
+
+def test_rounds_split_large_groups():
+    assert rounds(["a", "a", "b", "a"], 2) == [[0, 1, 2], [3]]
 
 
 def test_adapter_folders_skip_kept_copies_and_other_folders(tmp_path):
