@@ -74,6 +74,21 @@ class Profile:
         return replace(self, **kw)
 
 
+SMALL = Profile(
+    name="small",
+    policy_model=SMALL_POLICY,
+    encoder_model=MINILM,
+    precision=CPU_AUTO,  # bf16 where the CPU has AMX (get_profile resolves it), else fp32
+    use_cpu=True,
+    use_lora=True,
+    sft_epochs=2.0,
+    sft_learning_rate=2e-4,
+    batch_size=8,
+    max_length=384,
+    max_new_tokens=128,
+    gen_batch_size=20,
+)
+
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(
         name="tiny",
@@ -110,35 +125,10 @@ PROFILES: dict[str, Profile] = {
         style_dpo_sft_weight=1.0,  # plain DPO drives a 2M model into gibberish (both texts unlikely)
         style_repetition_penalty=1.15,  # greedy decoding of a 2M model loops ("new new new ...")
     ),
-    "small": Profile(
-        name="small",
-        policy_model=SMALL_POLICY,
-        encoder_model=MINILM,
-        precision=CPU_AUTO,  # bf16 where the CPU has AMX (get_profile resolves it), else fp32
-        use_cpu=True,
-        use_lora=True,
-        sft_epochs=2.0,
-        sft_learning_rate=2e-4,
-        batch_size=8,
-        max_length=384,
-        max_new_tokens=128,
-        gen_batch_size=20,
-    ),
-    # `colab` is `small` on a T4: another model name, precision, device and sizes, nothing else
-    "colab": Profile(
-        name="colab",
-        policy_model="HuggingFaceTB/SmolLM2-360M-Instruct",
-        encoder_model=MINILM,
-        precision="fp16",  # a T4 has no bf16
-        use_cpu=False,
-        use_lora=True,
-        sft_epochs=2.0,
-        sft_learning_rate=2e-4,
-        batch_size=8,
-        max_length=384,
-        max_new_tokens=128,
-        gen_batch_size=20,
-    ),
+    "small": SMALL,
+    # `colab` is `small` on a T4: another model name, precision and device, nothing else
+    "colab": replace(SMALL, name="colab", policy_model="HuggingFaceTB/SmolLM2-360M-Instruct",
+                     precision="fp16", use_cpu=False),  # a T4 has no bf16
     "gpu": Profile(
         name="gpu",
         policy_model="Qwen/Qwen2.5-7B-Instruct",  # a template TRL patches for assistant-only loss
