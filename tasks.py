@@ -4,7 +4,7 @@
     python3 tasks.py workbook    # set up .venv, run every notebook headless on `small`, write the report
     python3 tasks.py test        # set up .venv, run the full test suite (unit + notebook tests)
     python3 tasks.py lab         # set up .venv, open the notebooks in JupyterLab
-    python3 tasks.py benchmark   # wall time and peak memory of each notebook (`--profile tiny` for the quick run)
+    python3 tasks.py benchmark   # MFU of training and generation, then wall time and peak memory of each notebook
     python3 tasks.py lock        # regenerate requirements.lock from pyproject.toml (pip-tools)
     python3 tasks.py canary      # newest trl/transformers/peft/datasets/accelerate in .venv-canary: run the tests
 
@@ -97,9 +97,10 @@ def main(argv=None) -> int:
     if args.command == "workbook":
         return subprocess.run([str(py), "scripts/run_workbook.py", "--profile", profile, "--out", args.out,
                                *args.extra], cwd=ROOT, env=env).returncode
-    if args.command == "benchmark":
-        return subprocess.run([str(py), "scripts/benchmark_notebooks.py", "--profile", profile, *args.extra],
-                              cwd=ROOT, env=env).returncode
+    if args.command == "benchmark":  # the model FLOP utilisation first, then every notebook
+        mfu = subprocess.run([str(py), "scripts/benchmark_mfu.py", "--profile", profile], cwd=ROOT, env=env)
+        return mfu.returncode or subprocess.run([str(py), "scripts/benchmark_notebooks.py", "--profile", profile,
+                                                 *args.extra], cwd=ROOT, env=env).returncode
     if args.command == "lab":
         return subprocess.run([str(py), "-m", "jupyter", "lab", "notebooks/"], cwd=ROOT, env=env).returncode
     return 1

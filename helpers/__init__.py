@@ -5,6 +5,6 @@ Notebooks stay narrative; the reusable logic lives here, documented and unit-tes
 from . import runtime
 from .profiles import PROFILES, Profile, get_profile
 from .records import read_records, record
-from .seeding import set_seed
+from .seeding import set_seed, subsample
 
-__all__ = ["PROFILES", "Profile", "get_profile", "record", "read_records", "set_seed"]
+__all__ = ["PROFILES", "Profile", "get_profile", "record", "read_records", "set_seed", "subsample"]

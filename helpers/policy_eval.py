@@ -32,8 +32,8 @@ def reply_logprobs(model, tokenizer, prompts: list, replies: list[str], temperat
             mask[i, :len(ids)] = 1
         with torch.no_grad():
             logits = lm_forward(model, torch.cat([q["input_ids"], r], 1),
-                                torch.cat([q["attention_mask"], mask.long()], 1)).logits.float()
-        logits = logits[:, q["input_ids"].shape[1] - 1:-1]
+                                torch.cat([q["attention_mask"], mask.long()], 1), width + 1).logits.float()
+        logits = logits[:, :-1]
         totals.extend((logprobs_of(logits, r, temperature) * mask).sum(-1).tolist())
     return totals
 

@@ -52,6 +52,8 @@ class Profile:
     ppo_target_kl: float = 6.0    # nats per reply: the adaptive controller's target
     ppo_max_new_tokens: int = 64
     ppo_temperature: float = 0.7  # rollouts sample (and score log-probabilities) at this temperature
+    rl_baseline_prompts: int | None = None  # lesson 4: training complaints that fix the reward's scale (None = all)
+    rl_eval_prompts: int | None = None      # lessons 4-5: unseen complaints each policy answers (None = all)
     # DPO (lessons 5 and 6)
     dpo_learning_rate: float = 5e-6
     dpo_epochs: float = 1.0
@@ -87,6 +89,31 @@ SMALL = Profile(
     max_length=384,
     max_new_tokens=128,
     gen_batch_size=20,
+    # lesson 3's reward model is MiniLM on every CPU profile: the same fast recipe as `tiny`
+    rm_epochs=1.0,
+    rm_learning_rate=1e-4,
+    rm_freeze_layers=4,
+    # lessons 4-5 on two cores: one PPO step (8 rollouts of 40 tokens, two update epochs) is about
+    # 13 s, and lesson 4 trains four policies; LoRA needs a far higher rate than a full fine-tune
+    ppo_steps=12,
+    ppo_batch_size=8,
+    ppo_learning_rate=3e-4,
+    ppo_max_new_tokens=40,
+    rl_baseline_prompts=48,
+    rl_eval_prompts=24,
+    # lesson 5: a DPO step (8 pairs, policy and reference) takes about 20 s here: a quarter epoch
+    # (81 of the 324 pairs) at one beta; colab runs the full sweep
+    dpo_epochs=0.25,
+    dpo_learning_rate=1e-4,
+    dpo_betas=(0.1,),
+    # lesson 6: the longest reference text (a feature story) is 118 tokens
+    style_max_new_tokens=128,
+    # lesson 6's DPO stage costs about 8 min per adapter on two cores (measured); the SFT warm start
+    # alone already writes each style on `small`, so the CPU profile skips DPO and colab runs it
+    style_dpo_epochs=0.0,
+    style_sft_epochs=4.0,  # 54 texts a style, 28 steps (measured: 2 epochs at 2e-4 kept the base's register,
+                           # 3 at 1e-3 reached 0.7 on feature stories)
+    style_sft_learning_rate=1e-3,
 )
 
 PROFILES: dict[str, Profile] = {
@@ -128,7 +155,10 @@ PROFILES: dict[str, Profile] = {
     "small": SMALL,
     # `colab` is `small` on a T4: another model name, precision and device, nothing else
     "colab": replace(SMALL, name="colab", policy_model="HuggingFaceTB/SmolLM2-360M-Instruct",
-                     precision="fp16", use_cpu=False),  # a T4 has no bf16
+                     precision="fp16", use_cpu=False,  # a T4 has no bf16
+                     # a GPU affords the full sizes `small` cuts for two cores (not yet run on a T4)
+                     ppo_steps=40, ppo_batch_size=16, ppo_max_new_tokens=64, rl_baseline_prompts=None,
+                     rl_eval_prompts=None, dpo_epochs=1.0, dpo_betas=(0.05, 0.1, 0.5), style_dpo_epochs=1.0),
     "gpu": Profile(
         name="gpu",
         policy_model="Qwen/Qwen2.5-7B-Instruct",  # a template TRL patches for assistant-only loss

@@ -1,4 +1,8 @@
-"""Notebook 06 executed headless on `tiny`: three DPO style adapters on one base, the router, the A/B test."""
+"""Notebook 06 executed headless: three LoRA style adapters on one base, the router, the A/B test.
+
+On `tiny` (every test run) the whole lesson; on `small` (a real model, marker ``small``) the bars of
+the style adapters: each writes its own style on held-out sheets, the base does not, and each
+adapter's texts are about their own fact sheet."""
 import pytest
 from safetensors.torch import load_file
 
@@ -15,6 +19,12 @@ def run_06(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb06")
     executed = runner.execute("06", tmp / "run", tmp / "artifacts", seed=0)
     return read_records(executed), tmp / "artifacts" / "06_multi_style_lora" / "adapters"
+
+
+@pytest.fixture(scope="module")
+def records_06_small(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nb06_small")
+    return read_records(runner.execute("06", tmp / "run", tmp / "artifacts", profile="small", seed=0))
 
 
 def test_each_adapter_writes_in_its_style(run_06):
@@ -59,3 +69,19 @@ def test_three_adapters_saved_separately_and_different(run_06):
     finally:
         router.close()
     assert len(set(replies)) == len(replies), replies
+
+
+@pytest.mark.small
+def test_small_adapters_write_their_style_and_the_base_does_not(records_06_small):
+    r = records_06_small
+    accuracies = {s: r[f"style_accuracy_{s}"] for s in STYLES}
+    assert min(accuracies.values()) >= 0.8, accuracies
+    assert r["style_accuracy_generic"] <= min(accuracies.values()) - 0.3, (r["style_accuracy_generic"], accuracies)
+
+
+@pytest.mark.small
+def test_small_adapters_write_about_their_own_facts(records_06_small):
+    r = records_06_small
+    for style in STYLES:
+        gap = r[f"content_sim_{style}"] - r[f"content_sim_other_sheet_{style}"]
+        assert gap >= 0.1, (style, gap)

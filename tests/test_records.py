@@ -39,3 +39,17 @@ def test_non_finite_rejected(monkeypatch):
     captured(monkeypatch)
     with pytest.raises(ValueError):
         records.record("x", math.nan)
+
+
+def test_subsample_is_seeded_ordered_and_bounded():
+    import pytest
+
+    from helpers import subsample
+
+    items = list(range(50))
+    a, b = subsample(items, 10, seed=3), subsample(items, 10, seed=3)
+    assert a == b and len(a) == 10 and a == sorted(a) and set(a) <= set(items)
+    assert subsample(items, 10, seed=4) != a
+    assert subsample(items, None, seed=0) == items and subsample(items, 80, seed=0) == items
+    with pytest.raises(ValueError, match="at least 1"):
+        subsample(items, 0, seed=0)
