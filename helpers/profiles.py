@@ -93,15 +93,15 @@ SMALL = Profile(
     rm_epochs=1.0,
     rm_learning_rate=1e-4,
     rm_freeze_layers=4,
-    # lessons 4-5 on two cores: one PPO step (8 rollouts of 40 tokens, two update epochs) is about
-    # 13 s, and lesson 4 trains four policies; LoRA needs a far higher rate than a full fine-tune
+    # lessons 4-5 on two cores: one PPO step (8 rollouts of 40 tokens, two update epochs) took
+    # 15 s, and lesson 4 trains four policies; LoRA needs a far higher rate than a full fine-tune
     ppo_steps=12,
     ppo_batch_size=8,
     ppo_learning_rate=3e-4,
     ppo_max_new_tokens=40,
     rl_baseline_prompts=48,
     rl_eval_prompts=24,
-    # lesson 5: a DPO step (8 pairs, policy and reference) takes about 20 s here: a quarter epoch
+    # lesson 5: a DPO step (8 pairs, policy and reference) took 38 s here: a quarter epoch
     # (81 of the 324 pairs) at one beta; colab runs the full sweep
     dpo_epochs=0.25,
     dpo_learning_rate=1e-4,

@@ -47,7 +47,8 @@ def counted_flops(fn) -> tuple[int, float]:
 
 
 def training_step_fn(model, tokenizer, rows, profile):
-    """One LoRA SFT step on ``rows`` (assistant-only loss, as lesson 1 trains)."""
+    """One LoRA SFT step on ``rows``, the loss on every token: lesson 1 masks the prompt out of the
+    loss, which changes no matmul, so the FLOPs and the time are those of its steps."""
     import torch
 
     from helpers import models
