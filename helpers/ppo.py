@@ -51,6 +51,16 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
 
+    @classmethod
+    def from_profile(cls, profile, seed: int = 0, **overrides) -> "PPOConfig":
+        """A profile's PPO settings (beta and target, learning rate, batch, minibatches and epochs,
+        reply length, temperature); keyword overrides win, e.g. ``beta=0.0, target_kl=None``."""
+        settings = dict(beta=profile.ppo_beta, target_kl=profile.ppo_target_kl,
+                        learning_rate=profile.ppo_learning_rate, batch_size=profile.ppo_batch_size,
+                        mini_batch_size=profile.ppo_mini_batch_size, ppo_epochs=profile.ppo_epochs,
+                        max_new_tokens=profile.ppo_max_new_tokens, temperature=profile.ppo_temperature, seed=seed)
+        return cls(**{**settings, **overrides})
+
 
 # ---------------------------------------------------------------------------------------------
 # Pure tensor functions

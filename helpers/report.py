@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 from .records import read_records
+from .runner import inline_figures
 
 
 def write_report(executed: list[Path], artifacts_dir: Path, out_dir: Path, timings: dict | None = None) -> Path:
@@ -21,6 +22,7 @@ def write_report(executed: list[Path], artifacts_dir: Path, out_dir: Path, timin
         lines += [f"## {stem}", ""]
         if timings and stem in timings:
             lines += [f"Wall time: {timings[stem]:.0f} s", ""]
+        lines += [f"Executed notebook: `{notebook}`, {inline_figures(notebook)} figures shown inline", ""]
         lines += ["| record | value |", "|---|---|"]
         for name, value in read_records(notebook).items():
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)

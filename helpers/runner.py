@@ -49,3 +49,22 @@ def execute(name: str, output_dir: str | Path, artifacts_dir: str | Path, profil
     papermill.execute_notebook(str(source), str(target), parameters=params, kernel_name="python3",
                                cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False)
     return target
+
+
+def inline_figures(executed: str | Path) -> int:
+    """The number of figures an executed notebook shows inline (``image/png`` outputs)."""
+    import nbformat
+
+    notebook = nbformat.read(str(executed), as_version=4)
+    return sum("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", []))
+
+
+def run_for_records(name: str, output_dir: str | Path, artifacts_dir: str | Path, profile: str = "tiny",
+                    seed: int = 0, **parameters) -> dict:
+    """:func:`execute`, then the executed notebook's records plus ``inline_figures``, the number
+    of figures it showed (what the notebook tests assert on)."""
+    from .records import read_records
+
+    executed = execute(name, output_dir, artifacts_dir, profile=profile, seed=seed, **parameters)
+    return {**read_records(executed), "inline_figures": inline_figures(executed)}

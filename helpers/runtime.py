@@ -33,7 +33,8 @@ def environment() -> dict[str, str]:
         "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE",
-        "MPLBACKEND": "Agg",
+        # no MPLBACKEND: a Jupyter kernel then draws figures inline (in JupyterLab and in executed
+        # notebooks), and matplotlib picks Agg by itself where there is no display
     }
 
 

@@ -31,7 +31,30 @@ def trl_config(config_class, profile: Profile, output_dir, seed: int, **override
         dataloader_num_workers=0,
     )
     settings.update(overrides)
+    score_only_labelled_tokens()
     return config_class(**settings)
+
+
+def score_only_labelled_tokens() -> None:
+    """Make TRL's fused LM head project only the positions that carry a label, on CPU too.
+
+    TRL 1.16's SFT, DPO and RLOO trainers compute log-probabilities through a fused LM head that
+    skips prompt and padding positions only on Triton devices (``trl.trainer.utils._use_triton``);
+    elsewhere it projects every position onto the 49k-token vocabulary and masks the result to
+    zero. The skipped positions' values are discarded either way, so the numbers are the same; on
+    lesson 5's DPO batches the step takes about a third less time. Idempotent.
+    """
+    import trl.trainer.utils as trl_utils
+
+    if getattr(trl_utils._use_triton, "scores_labelled_tokens_only", False):
+        return
+    on_triton = trl_utils._use_triton
+
+    def compact(device) -> bool:
+        return device.type == "cpu" or on_triton(device)
+
+    compact.scores_labelled_tokens_only = True
+    trl_utils._use_triton = compact
 
 
 def quiet_libraries() -> None:

@@ -33,8 +33,7 @@ def main() -> None:
     prompts = sorted({r["prompt"] for r in data.load_empathy_pairs("train")})
 
     model, tokenizer = upstream.load_sft_policy(sft_path, P)
-    config = ppo.PPOConfig(beta=P.ppo_beta, learning_rate=P.ppo_learning_rate, batch_size=P.ppo_batch_size,
-                           max_new_tokens=P.ppo_max_new_tokens, temperature=P.ppo_temperature)
+    config = ppo.PPOConfig.from_profile(P, target_kl=None)
     trainer = ppo.PPOTrainer(model, tokenizer, rm.score, config)
     trainer.train(prompts, args.steps + 1)
     ppo_times = [row["seconds"] for row in trainer.history[1:]]

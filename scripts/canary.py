@@ -69,7 +69,7 @@ def main(pytest_args: list[str]) -> int:
     report_dir = ROOT / "reports" / "canary"
     report_dir.mkdir(parents=True, exist_ok=True)
     junit = report_dir / "junit.xml"
-    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg",
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "PATH": f"{CANARY_VENV / 'bin'}:/usr/bin:/bin", "HOME": str(Path.home()),
            "STYLE_WORKBOOK_CACHE": str(ROOT / ".cache-canary")}
     sh(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *pytest_args, env=env)

@@ -2,22 +2,23 @@
 `small` (a real model) the fine-tuned replies answer the customer."""
 import pytest
 
-from helpers import read_records, runner
-
-
-def run_01(tmp_path_factory, profile):
-    tmp = tmp_path_factory.mktemp(f"nb01-{profile}")
-    return read_records(runner.execute("01", tmp / "run", tmp / "artifacts", profile=profile, seed=0))
+from helpers import runner
 
 
 @pytest.fixture(scope="module")
 def records_01(tmp_path_factory):
-    return run_01(tmp_path_factory, "tiny")
+    tmp = tmp_path_factory.mktemp("nb01")
+    return runner.run_for_records("01", tmp / "run", tmp / "artifacts", profile="tiny")
 
 
 @pytest.fixture(scope="module")
-def records_01_small(tmp_path_factory):
-    return run_01(tmp_path_factory, "small")
+def records_01_small(tmp_path_factory, small_artifacts):
+    return runner.run_for_records("01", tmp_path_factory.mktemp("nb01-small"), small_artifacts, profile="small")
+
+
+@pytest.mark.notebook
+def test_figures_show_inline(records_01):
+    assert records_01["inline_figures"] >= 1
 
 
 @pytest.mark.notebook
@@ -45,7 +46,7 @@ def test_the_rubric_is_not_gamed_by_a_salutation(records_01):
 
 @pytest.mark.notebook
 def test_same_seed_same_records(records_01, tmp_path):
-    again = read_records(runner.execute("01", tmp_path / "run", tmp_path / "artifacts", seed=0))
+    again = runner.run_for_records("01", tmp_path / "run", tmp_path / "artifacts", profile="tiny")
     assert again == records_01
 
 

@@ -3,17 +3,18 @@ import krippendorff
 import pytest
 from datasets import load_from_disk
 
-from helpers import data, read_records, runner
+from helpers import data, runner
 from helpers.preferences import reliability_matrix
 
 pytestmark = pytest.mark.notebook
 
 
-@pytest.fixture(scope="module")
-def run_02(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb02")
-    executed = runner.execute("02", tmp / "run", tmp / "artifacts", seed=0)
-    return read_records(executed), tmp / "artifacts" / "02_preference_labeling"
+# the lesson does not read the profile: `small` repeats `tiny` (so it runs only with `--profile small`)
+@pytest.fixture(scope="module", params=["tiny", pytest.param("small", marks=[pytest.mark.small, pytest.mark.long])])
+def run_02(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"nb02-{request.param}")
+    records = runner.run_for_records("02", tmp / "run", tmp / "artifacts", profile=request.param)
+    return records, tmp / "artifacts" / "02_preference_labeling"
 
 
 def test_alpha_matches_established_implementation(run_02):
@@ -42,3 +43,7 @@ def test_export_is_trl_format_and_counted(run_02):
     assert len(dataset) == records["n_pairs_exported"] >= 250
     assert records["n_likert_pairs"] >= 40
     assert all(c != r for c, r in zip(dataset["chosen"], dataset["rejected"]))
+
+
+def test_figures_show_inline(run_02):
+    assert run_02[0]["inline_figures"] >= 1

@@ -1,17 +1,18 @@
 """Notebook 03 executed headless on `tiny` (standalone: no lesson-2 export): RM quality and probes."""
 import pytest
 
-from helpers import data, read_records, runner
+from helpers import data, runner
 from helpers.rewards import load_reward_model
 
 pytestmark = pytest.mark.notebook
 
 
-@pytest.fixture(scope="module")
-def run_03(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb03")
-    executed = runner.execute("03", tmp / "run", tmp / "artifacts", seed=0)
-    return read_records(executed), tmp / "artifacts" / "03_reward_model"
+# the lesson does not read the profile: `small` repeats `tiny` (so it runs only with `--profile small`)
+@pytest.fixture(scope="module", params=["tiny", pytest.param("small", marks=[pytest.mark.small, pytest.mark.long])])
+def run_03(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"nb03-{request.param}")
+    records = runner.run_for_records("03", tmp / "run", tmp / "artifacts", profile=request.param)
+    return records, tmp / "artifacts" / "03_reward_model"
 
 
 def test_reward_model_is_accurate_on_held_out_pairs(run_03):
@@ -38,3 +39,7 @@ def test_saved_models_score_through_the_api(run_03):
     for name in ("reward_model", "judge"):
         rm = load_reward_model(out / name)
         assert rm.accuracy(rows) >= 0.8
+
+
+def test_figures_show_inline(run_03):
+    assert run_03[0]["inline_figures"] >= 1

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers import read_records, runner
+from helpers import runner
 
 pytestmark = pytest.mark.notebook
 
@@ -20,12 +20,28 @@ def artifacts(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_04(artifacts):
-    return read_records(runner.execute("04", artifacts / "run04", artifacts / "artifacts", seed=0))
+    return runner.run_for_records("04", artifacts / "run04", artifacts / "artifacts")
 
 
 @pytest.fixture(scope="module")
 def run_05(run_04, artifacts):
-    return read_records(runner.execute("05", artifacts / "run05", artifacts / "artifacts", seed=0))
+    return runner.run_for_records("05", artifacts / "run05", artifacts / "artifacts")
+
+
+@pytest.fixture(scope="module")
+def run_04_small(tmp_path_factory, small_artifacts):
+    # beta = 0 trains 48 steps: 12 (the lesson's budget) are too few for a real model to drift
+    return runner.run_for_records("04", tmp_path_factory.mktemp("nb04-small"), small_artifacts, profile="small",
+                                  beta0_steps=48)
+
+
+@pytest.fixture(scope="module")
+def run_05_small(run_04_small, tmp_path_factory, small_artifacts):
+    return runner.run_for_records("05", tmp_path_factory.mktemp("nb05-small"), small_artifacts, profile="small")
+
+
+def test_figures_show_inline(run_04, run_05):
+    assert run_04["inline_figures"] >= 1 and run_05["inline_figures"] >= 1
 
 
 def test_ppo_raises_the_reward_with_the_kl_in_its_band(run_04):
@@ -72,3 +88,40 @@ def test_the_judge_prefers_dpo_over_sft(run_05):
 def test_the_frontier_has_measured_points_of_both_methods(run_05):
     assert run_05["frontier_dpo_points"] >= 3
     assert run_05["frontier_ppo_points"] >= 3
+
+
+# On `small` (marker `long` too: about 20 and 9 minutes, so only `tasks.py test --profile small`)
+
+def on_small(test):
+    return pytest.mark.small(pytest.mark.long(test))
+
+
+@on_small
+def test_small_ppo_and_rloo_raise_the_reward_on_unseen_complaints(run_04_small):
+    r = run_04_small
+    assert r["ppo_reward_gain"] > 0.2, r                           # standardised: SFT rewards have sd 1
+    assert 0.5 < r["ppo_final_kl"] < 1.5 * r["ppo_target_kl"], r   # moved, and inside the band
+    assert r["ppo_large_final_kl"] < 0.5 * r["ppo_final_kl"], r    # a large beta holds the policy close
+    assert r["eval_reward_ppo"] > r["eval_reward_sft"] and r["eval_judge_ppo"] > r["eval_judge_sft"], r
+    assert r["eval_reward_rloo"] > r["eval_reward_sft"] and r["eval_judge_rloo"] > r["eval_judge_sft"], r
+    assert r["small_beta_hack_rate"] <= 0.1, r
+    assert r["inline_figures"] >= 1
+
+
+@on_small
+def test_small_dpo_moves_the_policy_and_the_judge_prefers_it(run_05_small):
+    r = run_05_small
+    assert r["dpo_kl"] > 1.0, r  # it moved (at lr 1e-4 the same 11 steps moved 0.14 nats per reply)
+    assert r["dpo_win_rate"] >= 0.6 and r["dpo_judge_gain"] > 0, r
+    assert r["dpo_pref_accuracy"] >= 0.8 and r["dpo_probe_pass_rate"] >= 0.85, r
+    assert r["dpo_hack_rate"] <= 0.1, r
+    assert r["inline_figures"] >= 1
+
+
+@on_small
+def test_small_beta_zero_runs_away_given_steps(run_04_small):
+    # a standalone run of this training reached 44.5 nats per reply and 29% amount spam (adaptive: 5.2, 0%)
+    r = run_04_small
+    assert r["beta0_steps"] == 48
+    assert r["beta0_final_kl"] > 3 * r["ppo_final_kl"], r
+    assert r["beta0_hack_rate"] >= r["sft_hack_rate"] + 0.15, r

@@ -6,7 +6,7 @@ adapter's texts are about their own fact sheet."""
 import pytest
 from safetensors.torch import load_file
 
-from helpers import get_profile, read_records, runner, styles
+from helpers import get_profile, runner, styles
 from helpers.router import GENERIC, StyleRequest, StyleRouter, adapter_folders
 
 pytestmark = pytest.mark.notebook
@@ -17,14 +17,17 @@ STYLES = styles.STYLES
 @pytest.fixture(scope="module")
 def run_06(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nb06")
-    executed = runner.execute("06", tmp / "run", tmp / "artifacts", seed=0)
-    return read_records(executed), tmp / "artifacts" / "06_multi_style_lora" / "adapters"
+    records = runner.run_for_records("06", tmp / "run", tmp / "artifacts")
+    return records, tmp / "artifacts" / "06_multi_style_lora" / "adapters"
 
 
 @pytest.fixture(scope="module")
-def records_06_small(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nb06_small")
-    return read_records(runner.execute("06", tmp / "run", tmp / "artifacts", profile="small", seed=0))
+def records_06_small(tmp_path_factory, small_artifacts):
+    return runner.run_for_records("06", tmp_path_factory.mktemp("nb06_small"), small_artifacts, profile="small")
+
+
+def test_figures_show_inline(run_06):
+    assert run_06[0]["inline_figures"] >= 1
 
 
 def test_each_adapter_writes_in_its_style(run_06):

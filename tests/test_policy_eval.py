@@ -93,3 +93,34 @@ def test_judge_rows_are_a_seeded_subset():
     picked = upstream.judge_rows(rows, seed=0)
     assert len(picked) == 70 and picked == upstream.judge_rows(rows, seed=0)
     assert picked != upstream.judge_rows(rows, seed=1)
+
+
+def test_fused_lm_head_scoring_labelled_tokens_only_gives_the_same_log_probs():
+    import trl.trainer.utils as trl_utils
+    from trl.trainer.utils import add_fused_lm_head
+
+    from helpers.trl_configs import score_only_labelled_tokens
+
+    model, tok = models.load_base(get_profile("tiny"))
+    add_fused_lm_head(model)
+    ids = tok(["Dear customer, your refund is on its way.", "Thank you for writing."], return_tensors="pt",
+              padding=True)
+    labels = ids["input_ids"].clone()
+    labels[:, :3] = -100  # a "prompt"
+    labels[ids["attention_mask"] == 0] = -100
+    original = trl_utils._use_triton
+    try:
+        with torch.no_grad():
+            full = model(**ids, labels=labels, fused_lm_head=True).log_probs
+        score_only_labelled_tokens()
+        score_only_labelled_tokens()  # idempotent
+        assert trl_utils._use_triton(torch.device("cpu"))
+        with torch.no_grad():
+            compact = model(**ids, labels=labels, fused_lm_head=True).log_probs
+    finally:
+        trl_utils._use_triton = original
+    with torch.no_grad():
+        direct = torch.log_softmax(model(**ids).logits[:, :-1].float(), -1).gather(
+            -1, labels[:, 1:].clamp(min=0).unsqueeze(-1)).squeeze(-1) * (labels[:, 1:] != -100)
+    assert torch.allclose(compact, direct, atol=1e-4) and torch.allclose(compact, full, atol=1e-4)
+    assert (compact[labels[:, 1:] == -100] == 0).all() and (compact[labels[:, 1:] != -100] < 0).all()

@@ -53,3 +53,18 @@ def test_subsample_is_seeded_ordered_and_bounded():
     assert subsample(items, None, seed=0) == items and subsample(items, 80, seed=0) == items
     with pytest.raises(ValueError, match="at least 1"):
         subsample(items, 0, seed=0)
+
+
+def test_inline_figures_counts_png_outputs(tmp_path):
+    from helpers.runner import inline_figures
+
+    nb = nbformat.v4.new_notebook()
+    plot = nbformat.v4.new_code_cell("plt.show()")
+    plot.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"}),
+                    nbformat.v4.new_output("stream", text="saved plot.png")]
+    text = nbformat.v4.new_code_cell("print(1)")
+    text.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=1)]
+    nb.cells += [plot, text, nbformat.v4.new_markdown_cell("![figure](plot.png)")]
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, str(path))
+    assert inline_figures(path) == 1
