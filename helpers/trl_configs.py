@@ -46,7 +46,8 @@ def score_only_labelled_tokens() -> None:
     """
     import trl.trainer.utils as trl_utils
 
-    if getattr(trl_utils._use_triton, "scores_labelled_tokens_only", False):
+    # a private TRL function: where a release renames it, training keeps TRL's own behaviour
+    if not hasattr(trl_utils, "_use_triton") or getattr(trl_utils._use_triton, "scores_labelled_tokens_only", False):
         return
     on_triton = trl_utils._use_triton
 
