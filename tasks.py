@@ -60,6 +60,21 @@ def ensure_env() -> Path:
     return py
 
 
+def ensure_browser() -> None:
+    """Debian's Chromium for the browser test (tests/test_browser.py): installed with apt-get
+    when this runs as root and none is there; otherwise the test says how to get it."""
+    import shutil
+
+    if any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        return
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        quiet = {"env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, "stdout": subprocess.DEVNULL}
+        run("apt-get", "update", "-qq", **quiet)
+        run("apt-get", "install", "-y", "-qq", "chromium", **quiet)
+    else:
+        print("note: no Chromium; the browser test needs `sudo apt-get install chromium` (Debian/Ubuntu)")
+
+
 def offline_env() -> dict:
     sys.path.insert(0, str(ROOT))
     from helpers import runtime  # standard library only: importable before .venv exists
@@ -68,14 +83,15 @@ def offline_env() -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False, epilog="Other arguments go on to pytest / the script.")
     parser.add_argument("command", choices=["workbook", "test", "lab", "benchmark", "lock", "canary", "setup"])
     parser.add_argument("--profile", default=None,
                         help="workbook/benchmark: the profile (default small); test: run the notebook tests "
                              "marked for this profile only (e.g. --profile small)")
     parser.add_argument("--out", default="reports/latest", help="workbook: where the report goes")
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="passed on to pytest / the script")
-    args = parser.parse_args(argv)
+    # parse_known_args, not a REMAINDER positional: that one swallowed `--profile` after `test`
+    args, args.extra = parser.parse_known_args(argv)
 
     if args.command == "canary":  # builds its own environment, not .venv
         return subprocess.run([sys.executable, "scripts/canary.py", *args.extra], cwd=ROOT).returncode
@@ -91,6 +107,7 @@ def main(argv=None) -> int:
     if args.command == "setup":
         return 0
     if args.command == "test":
+        ensure_browser()
         marker = ["-m", args.profile] if args.profile else []
         return subprocess.run([str(py), "-m", "pytest", *marker, *args.extra], cwd=ROOT, env=env).returncode
     profile = args.profile or "small"
@@ -102,7 +119,8 @@ def main(argv=None) -> int:
         return mfu.returncode or subprocess.run([str(py), "scripts/benchmark_notebooks.py", "--profile", profile,
                                                  *args.extra], cwd=ROOT, env=env).returncode
     if args.command == "lab":
-        return subprocess.run([str(py), "-m", "jupyter", "lab", "notebooks/"], cwd=ROOT, env=env).returncode
+        as_root = ["--allow-root"] if os.name == "posix" and os.geteuid() == 0 else []  # e.g. in a container
+        return subprocess.run([str(py), "-m", "jupyter", "lab", *as_root, "notebooks/"], cwd=ROOT, env=env).returncode
     return 1
 
 

@@ -104,11 +104,9 @@ def to_preference_dataset(pairs: list[dict]):
 
 def save_preferences(dataset, path):
     """Save an exported preference set with ``save_to_disk``; an earlier export is kept aside."""
-    from .checkpoints import fresh_dir
+    from .checkpoints import save_atomically
 
-    path = fresh_dir(path)
-    dataset.save_to_disk(str(path))
-    return path
+    return save_atomically(path, lambda folder: dataset.save_to_disk(str(folder)))
 
 
 def load_preferences_for_training(artifacts_dir, split: str = "train"):

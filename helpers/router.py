@@ -152,7 +152,8 @@ def generate_batch_invariant(model, tokenizer, prompts: list, width: int | None,
 def adapter_folders(root: str | Path) -> dict[str, Path]:
     """``{style: folder}`` for each subfolder of ``root`` that holds a saved adapter.
 
-    Folders kept aside by ``helpers.checkpoints.fresh_dir`` (``<style>.previous-<n>``) are skipped.
+    Folders kept aside by ``helpers.checkpoints.save_model`` (``<style>.previous-<n>``) and its
+    hidden staging folders are skipped.
     """
     root = Path(root)
     return {d.name: d for d in sorted(root.iterdir())

@@ -72,8 +72,6 @@ def quiet_libraries() -> None:
     datasets.utils.logging.set_verbosity_error()
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*kernels.*")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning, module="trl")
 
 
 def quiet_trainer(trainer):
