@@ -48,6 +48,56 @@ class PromptTooLongError(RouterError):
     """The chat-formatted prompt has more tokens than the router's ``max_prompt_tokens``."""
 
 
+class QueueFullError(RouterError):
+    """``max_queue`` requests are already waiting: try again later (HTTP 429)."""
+
+
+class AdapterError(ValueError):
+    """A saved adapter that must not be served: non-finite weights, missing or unexpected
+    tensors, or an adapter trained on another base model."""
+
+
+CHARS_PER_TOKEN_LIMIT = 16  # a prompt longer than 16 characters per allowed token is refused before tokenising
+
+
+def check_adapter_file(folder: str | Path, base_path: str | Path | None = None) -> dict:
+    """The adapter's tensors, after checking that they are finite and that its config names this base.
+
+    The base check compares folder or hub names (the last path component), so a moved cache is
+    fine but an adapter of another model is not.
+    """
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    config = json.loads((folder / "adapter_config.json").read_text())
+    trained_on = config.get("base_model_name_or_path")
+    if base_path is not None and trained_on and Path(str(trained_on)).name != Path(str(base_path)).name:
+        raise AdapterError(f"{folder}: trained on base model {trained_on!r}, but the router's base is "
+                           f"{str(base_path)!r}; serve it with that base (--base) or retrain it")
+    weights = folder / "adapter_model.safetensors"
+    if not weights.exists():
+        raise AdapterError(f"{folder}: no adapter_model.safetensors (an interrupted save?); save the adapter again")
+    tensors = load_file(str(weights))
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise AdapterError(f"{weights}: {len(bad)} tensors hold NaN or infinite values (first: {bad[0]}); "
+                           "the training run diverged: retrain with a lower learning rate")
+    return tensors
+
+
+def check_adapter_keys(model, style: str, saved: dict, folder: str | Path) -> None:
+    """The adapter ``style`` as loaded into ``model`` has exactly the tensors its file holds."""
+    expected = {k.replace(f".{style}.", ".") for k in model.state_dict()
+                if ("lora_" in k) and f".{style}." in k}
+    missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
+    if missing or unexpected:
+        raise AdapterError(f"{folder}: {len(missing)} tensors missing (first: {missing[:1]}), {len(unexpected)} "
+                           f"unexpected (first: {unexpected[:1]}) for this base model; save the adapter again")
+
+
 @dataclass(frozen=True)
 class StyleRequest:
     """One request: a style name, a user prompt, and optionally its own reply length."""
@@ -213,15 +263,26 @@ class StyleRouter:
 
     def __init__(self, model, tokenizer, max_prompt_tokens: int = 128, default_max_new_tokens: int = 64,
                  max_new_tokens_limit: int = 256, max_batch_size: int = 32, max_wait_ms: float = 20.0,
-                 batch_invariant: bool = True, **generate_kwargs):
+                 batch_invariant: bool = True, max_queue: int = 256, **generate_kwargs):
         """Wrap a ``PeftModel`` holding one adapter per style (named by the style) and its tokenizer.
 
         A plain model (no adapters) serves ``generic`` only. ``batch_invariant=False`` drops the
         fixed shapes (module docstring): cheaper for single requests and long ``max_prompt_tokens``,
         but a reply may then differ with its batch mates (rarely; a near-tie in greedy decoding).
         ``generate_kwargs`` go to every ``generate`` call (decoding is greedy; e.g.
-        ``repetition_penalty`` is allowed).
+        ``repetition_penalty`` is allowed). ``submit`` refuses a request with ``QueueFullError``
+        while ``max_queue`` requests wait.
         """
+        for name, value, low in (("max_prompt_tokens", max_prompt_tokens, 1), ("max_new_tokens_limit", max_new_tokens_limit, 1),
+                                 ("max_batch_size", max_batch_size, 1), ("max_queue", max_queue, 1),
+                                 ("default_max_new_tokens", default_max_new_tokens, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+        if default_max_new_tokens > max_new_tokens_limit:
+            raise ValueError(f"default_max_new_tokens ({default_max_new_tokens}) exceeds max_new_tokens_limit "
+                             f"({max_new_tokens_limit})")
+        if not max_wait_ms >= 0:
+            raise ValueError(f"max_wait_ms must be 0 or more, got {max_wait_ms!r}")
         if tokenizer.padding_side != "left":
             raise ValueError("the router needs a left-padding tokenizer (helpers.models.load_tokenizer)")
         adapters = list(getattr(model, "peft_config", {}))
@@ -237,6 +298,8 @@ class StyleRouter:
         self.max_new_tokens_limit = max_new_tokens_limit
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000
+        self.max_queue = max_queue
+        self.max_prompt_chars = CHARS_PER_TOKEN_LIMIT * max_prompt_tokens
         self.batch_invariant = batch_invariant
         self.generate_kwargs = generate_kwargs
         self.batch_sizes: Counter = Counter()  # requests per model batch -> how many such batches
@@ -260,10 +323,13 @@ class StyleRouter:
             raise ValueError("no adapters given")
         profile = profile or get_profile("tiny")
         (first, first_dir), *rest = adapter_dirs.items()
+        saved = {style: check_adapter_file(folder, base_path) for style, folder in adapter_dirs.items()}
         model = PeftModel.from_pretrained(models.load_causal_lm(base_path, profile), str(first_dir),
                                           adapter_name=first)
         for style, folder in rest:
             model.load_adapter(str(folder), adapter_name=style)
+        for style, folder in adapter_dirs.items():
+            check_adapter_keys(model, style, saved[style], folder)
         model.eval()
         return cls(model, models.load_tokenizer(base_path), **kwargs)
 
@@ -306,6 +372,14 @@ class StyleRouter:
             raise UnknownStyleError(f"unknown style {request.style!r}; available styles: {', '.join(self.styles)}")
         if not isinstance(request.prompt, str):
             raise RouterError("the prompt must be a string")
+        if len(request.prompt) > self.max_prompt_chars:  # before tokenising: a huge prompt costs seconds
+            raise PromptTooLongError(f"the prompt is {len(request.prompt)} characters long; the limit is "
+                                     f"{self.max_prompt_chars} ({self.max_prompt_tokens} tokens)")
+        try:
+            request.prompt.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RouterError("the prompt holds a lone surrogate (e.g. \\ud800), which is not text; "
+                              "send it as valid UTF-8") from None
         n = request.max_new_tokens
         if n is not None and not (isinstance(n, int) and 1 <= n <= self.max_new_tokens_limit):
             raise RouterError(f"max_new_tokens must be an integer from 1 to {self.max_new_tokens_limit}, got {n!r}")
@@ -355,6 +429,8 @@ class StyleRouter:
         with self._state_lock:  # the worker starts once; nothing is queued behind close()'s stop signal
             if self._closed:
                 raise RuntimeError("the router is closed")
+            if self._queue.qsize() >= self.max_queue:
+                raise QueueFullError(f"{self.max_queue} requests are already waiting; try again shortly")
             if self._worker is None:
                 self._worker = threading.Thread(target=self._serve, name="style-router", daemon=True)
                 self._worker.start()
