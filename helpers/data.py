@@ -7,6 +7,7 @@ Every loader reports bad input by file, line and field, e.g.::
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -45,8 +46,8 @@ def int_between(low: int, high: int) -> Check:
 
 
 def number(value) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"must be a number, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
     return None
 
 
@@ -106,8 +107,13 @@ def read_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, C
     added to the message). Blank lines are skipped.
     """
     path = Path(path)
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(path, line_no, None, f"not UTF-8 text (byte {raw[err.start]:#04x} at column "
+                                                     f"{err.start + 1}); save the file as UTF-8{hint}") from None
             if not line.strip():
                 continue
             try:
@@ -121,20 +127,30 @@ def read_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, C
 
 
 def load_jsonl(path: str | Path, schema: dict[str, Check], optional: dict[str, Check] | None = None,
-               unique: str | None = None) -> list[dict]:
+               unique: str | tuple[str, ...] | None = None, row_check=None) -> list[dict]:
     """Read and validate a JSONL file; raise DataError naming file, line and field on bad input.
 
-    ``unique`` names a field whose values must not repeat (e.g. an id).
+    ``unique`` names a field (or a tuple of fields) whose values must not repeat (e.g. an id);
+    ``row_check(row)`` returns ``(field, message)`` for a row that is wrong as a whole, else None.
+    An empty file is refused.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
+    fields = (unique,) if isinstance(unique, str) else unique or ()
     rows, seen = [], {}
     for line_no, row in read_jsonl(path, schema, optional):
-        if unique:
-            if row[unique] in seen:
-                raise DataError(path, line_no, unique, f"duplicate value {row[unique]!r} (first on line {seen[row[unique]]})")
-            seen[row[unique]] = line_no
+        if row_check and (problem := row_check(row)):
+            raise DataError(path, line_no, problem[0], problem[1])
+        if fields:
+            missing = next((f for f in fields if f not in row), None)
+            if missing:
+                raise DataError(path, line_no, missing, "is missing")
+            key = tuple(row[f] for f in fields)
+            if key in seen:
+                shown = key[0] if len(key) == 1 else key
+                raise DataError(path, line_no, "/".join(fields), f"duplicate value {shown!r} (first on line {seen[key]})")
+            seen[key] = line_no
         rows.append(row)
     if not rows:
         raise DataError(path, 0, None, "the file has no rows")
@@ -150,44 +166,63 @@ PREFERENCE_SCHEMA = {"prompt": text, "chosen": text, "rejected": text}
 PREFERENCE_OPTIONAL = {"trait": text, "failure_mode": text, "reason": text, "rater": text, "margin": number, "id": text}
 
 
-def load_formal_emails(split: str = "train") -> list[dict]:
-    """Customer message -> formal support reply pairs (``messages``), plus a casual reply."""
-    return load_jsonl(DATA_DIR / "formal_emails" / f"{split}.jsonl", FORMAL_EMAIL_SCHEMA, unique="id")
+def load_formal_emails(split: str = "train", path: str | Path | None = None) -> list[dict]:
+    """Customer message -> formal support reply pairs (``messages``), plus a casual reply.
+
+    ``path`` reads your own file with the same schema instead of ``data/formal_emails/<split>.jsonl``
+    (as every loader here does).
+    """
+    return load_jsonl(path or DATA_DIR / "formal_emails" / f"{split}.jsonl", FORMAL_EMAIL_SCHEMA, unique="id")
 
 
-def load_formality_sentences() -> list[dict]:
+def load_formality_sentences(path: str | Path | None = None) -> list[dict]:
     """Sentences labelled formal (1) or informal (0), from many registers."""
-    return load_jsonl(DATA_DIR / "formality" / "sentences.jsonl", FORMALITY_SCHEMA, unique="text")
+    return load_jsonl(path or DATA_DIR / "formality" / "sentences.jsonl", FORMALITY_SCHEMA, unique="text")
+
+
+def distinct_sides(row: dict):
+    """A preference pair whose two replies are the same text teaches nothing (and biases nothing)."""
+    if row["chosen"].strip() == row["rejected"].strip():
+        return "rejected", "is the same text as 'chosen'"
+    return None
 
 
 def load_preferences(path: str | Path) -> list[dict]:
     """Pairwise preferences in TRL's ``prompt``/``chosen``/``rejected`` format."""
-    return load_jsonl(path, PREFERENCE_SCHEMA, PREFERENCE_OPTIONAL)
+    return load_jsonl(path, PREFERENCE_SCHEMA, PREFERENCE_OPTIONAL, row_check=distinct_sides)
 
 
 LIKERT_ITEM_SCHEMA = {"item_id": text, "prompt": text, "response": text}
 LIKERT_RATING_SCHEMA = {"item_id": text, "rater": text, "trait": text, "score": int_between(1, 5)}
 
 
-def load_empathy_pairs(split: str = "train") -> list[dict]:
+EMPATHY_PAIR_SCHEMA = {**PREFERENCE_SCHEMA, "id": text}
+
+
+def load_empathy_pairs(split: str = "train", path: str | Path | None = None) -> list[dict]:
     """Hand-written empathy comparisons; the rejected side shows one failure mode (``failure_mode``)."""
-    return load_jsonl(DATA_DIR / "empathy_pairs" / f"{split}.jsonl", PREFERENCE_SCHEMA, PREFERENCE_OPTIONAL,
-                      unique="id")
+    return load_jsonl(path or DATA_DIR / "empathy_pairs" / f"{split}.jsonl", EMPATHY_PAIR_SCHEMA,
+                      PREFERENCE_OPTIONAL, unique="id", row_check=distinct_sides)
 
 
-def load_likert() -> tuple[list[dict], list[dict]]:
+def load_likert(items_path: str | Path | None = None, ratings_path: str | Path | None = None
+                ) -> tuple[list[dict], list[dict]]:
     """(items, ratings): complaint/response items and one row per (item, rater, trait, score).
 
-    A rating that names an unknown item is reported with its file and line.
+    A rating that names an unknown item, or repeats a (item, rater, trait) already rated, is
+    reported with its file and line; an empty file is refused.
     """
-    items_path, ratings_path = DATA_DIR / "likert" / "items.jsonl", DATA_DIR / "likert" / "ratings.jsonl"
+    items_path = Path(items_path or DATA_DIR / "likert" / "items.jsonl")
+    ratings_path = Path(ratings_path or DATA_DIR / "likert" / "ratings.jsonl")
     items = load_jsonl(items_path, LIKERT_ITEM_SCHEMA, unique="item_id")
     known = {item["item_id"] for item in items}
-    ratings = []
-    for line_no, rating in read_jsonl(ratings_path, LIKERT_RATING_SCHEMA):
+
+    def known_item(rating):
         if rating["item_id"] not in known:
-            raise DataError(ratings_path, line_no, "item_id", f"no item {rating['item_id']!r} in {items_path.name}")
-        ratings.append(rating)
+            return "item_id", f"no item {rating['item_id']!r} in {items_path.name}"
+        return None
+
+    ratings = load_jsonl(ratings_path, LIKERT_RATING_SCHEMA, unique=("item_id", "rater", "trait"), row_check=known_item)
     return items, ratings
 
 

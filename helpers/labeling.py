@@ -43,11 +43,7 @@ class LabelStore:
         if not self.path.exists():
             return []
         hint = "; the file was left untouched, fix or remove that line"
-        try:
-            return [event for _, event in read_jsonl(self.path, EVENT_SCHEMA, EVENT_FIELDS, hint=hint)]
-        except UnicodeDecodeError as err:
-            raise DataError(self.path, self.path.read_bytes()[:err.start].count(b"\n") + 1, None,
-                            f"not UTF-8 text{hint}") from None
+        return [event for _, event in read_jsonl(self.path, EVENT_SCHEMA, EVENT_FIELDS, hint=hint)]
 
     @contextmanager
     def locked(self):

@@ -28,7 +28,7 @@ def test_stack_exchange_set_is_complete():
     ("ratings", [13, 15, 20, 9], "list of 5"),
     ("ratings", [13, 15, 20, 9, 26], "item 4 must be an integer from 1 to 25"),
     ("raters", ["A1", "A2", "A3", "A4", ""], "item 4 must be a non-empty string"),
-    ("normalized_score", "high", "must be a number"),
+    ("normalized_score", "high", "must be a finite number"),
 ])
 def test_bad_politeness_rows_name_file_line_and_field(tmp_path, field, value, message):
     path = write(tmp_path / "p.jsonl", [GOOD, {**GOOD, "id": "x-2", field: value}])
