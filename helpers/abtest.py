@@ -162,6 +162,8 @@ def _mean_lift(c, t, alpha):
     """Difference of two means: Welch's t-test and its interval (no equal-variance assumption)."""
     var_c, var_t = c.var(ddof=1) / len(c), t.var(ddof=1) / len(t)
     diff, se = t.mean() - c.mean(), np.sqrt(var_c + var_t)
+    if se == 0:  # both arms constant: the difference is known exactly (found by the property test)
+        return c.mean(), t.mean(), diff, diff, 1.0 if diff == 0 else 0.0, var_c, var_t
     # Welch-Satterthwaite degrees of freedom
     df = (var_c + var_t) ** 2 / (var_c**2 / (len(c) - 1) + var_t**2 / (len(t) - 1))
     q = stats.t.ppf(1 - alpha / 2, df)
@@ -198,6 +200,8 @@ def lift(control, treatment, metric: str = "click", alpha: float = 0.05, method:
             raise ValueError("clicks must be 0 or 1")
         m_c, m_t, low, high, p_value, var_c, var_t = _proportion_lift(c.sum(), len(c), t.sum(), len(t), z, method)
     elif metric == "time_spent":
+        if not (np.isfinite(c).all() and np.isfinite(t).all()):
+            raise ValueError("time_spent values must be finite numbers (found NaN or infinity)")
         method = "welch"
         m_c, m_t, low, high, p_value, var_c, var_t = _mean_lift(c, t, alpha)
     else:

@@ -96,13 +96,23 @@ def test_a_flood_past_the_queue_cap_gets_429_and_nothing_hangs(url):
         response = httpx.post(f"{url}/generate", json={"style": STYLES[k % 2], "prompt": f"flood {k}"}, timeout=60)
         return response.status_code, time.monotonic() - start
 
-    with ThreadPoolExecutor(16) as pool:
+    rss_before = rss_bytes()
+    with ThreadPoolExecutor(16) as pool:  # 40 requests from 16 clients: over 10x the queue cap of 3
         results = list(pool.map(one, range(40)))
     codes = [code for code, _ in results]
     assert set(codes) <= {200, 429} and codes.count(429) > 0 and codes.count(200) > 0
     assert max(seconds for _, seconds in results) < 60
     after = httpx.post(f"{url}/generate", json={"style": "news_brief", "prompt": "still there?"}, timeout=60)
     assert after.status_code == 200
+    assert rss_bytes() < 1.5 * rss_before
+
+
+def rss_bytes() -> int:
+    """This process's resident memory (the server runs in it)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 class FakeRequest:
