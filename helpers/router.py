@@ -60,6 +60,26 @@ class AdapterError(ValueError):
 CHARS_PER_TOKEN_LIMIT = 16  # a prompt longer than 16 characters per allowed token is refused before tokenising
 
 
+def router_settings(profile) -> dict:
+    """The router's settings from a profile (lesson 6's notebook and the service both use them,
+    so they answer alike)."""
+    return {"max_prompt_tokens": profile.style_max_prompt_tokens, "default_max_new_tokens": profile.style_max_new_tokens,
+            "repetition_penalty": profile.style_repetition_penalty}
+
+
+def _prompt_texts(prompt) -> list[str]:
+    """The texts of a prompt: the string itself, or each message's content (checked)."""
+    if isinstance(prompt, str):
+        return [prompt]
+    if not isinstance(prompt, (list, tuple)) or not prompt:
+        raise RouterError("the prompt must be a string or a non-empty list of chat messages")
+    for i, message in enumerate(prompt):
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant") \
+                or not isinstance(message.get("content"), str):
+            raise RouterError(f"message {i} must be {{'role': 'system'|'user'|'assistant', 'content': str}}")
+    return [m["content"] for m in prompt]
+
+
 def check_adapter_file(folder: str | Path, base_path: str | Path | None = None) -> dict:
     """The adapter's tensors, after checking that they are finite and that its config names this base.
 
@@ -100,11 +120,19 @@ def check_adapter_keys(model, style: str, saved: dict, folder: str | Path) -> No
 
 @dataclass(frozen=True)
 class StyleRequest:
-    """One request: a style name, a user prompt, and optionally its own reply length."""
+    """One request: a style name, a user prompt (or a list of chat messages), and optionally its
+    own reply length. ``temperature`` > 0 samples (seeded by ``seed``) instead of greedy decoding:
+    such a request is served on its own, not in a batch-invariant batch."""
 
     style: str
-    prompt: str
+    prompt: str | list
     max_new_tokens: int | None = None
+    temperature: float | None = None
+    seed: int | None = None
+
+    @property
+    def sampled(self) -> bool:
+        return bool(self.temperature)
 
     @classmethod
     def of(cls, request) -> "StyleRequest":
@@ -370,16 +398,20 @@ class StyleRouter:
             raise RouterError(f"a request needs 'style' and 'prompt' ({err})") from None
         if request.style not in self.styles:
             raise UnknownStyleError(f"unknown style {request.style!r}; available styles: {', '.join(self.styles)}")
-        if not isinstance(request.prompt, str):
-            raise RouterError("the prompt must be a string")
-        if len(request.prompt) > self.max_prompt_chars:  # before tokenising: a huge prompt costs seconds
-            raise PromptTooLongError(f"the prompt is {len(request.prompt)} characters long; the limit is "
+        texts = _prompt_texts(request.prompt)
+        if sum(map(len, texts)) > self.max_prompt_chars:  # before tokenising: a huge prompt costs seconds
+            raise PromptTooLongError(f"the prompt is {sum(map(len, texts))} characters long; the limit is "
                                      f"{self.max_prompt_chars} ({self.max_prompt_tokens} tokens)")
         try:
-            request.prompt.encode("utf-8")
+            [t.encode("utf-8") for t in texts]
         except UnicodeEncodeError:
             raise RouterError("the prompt holds a lone surrogate (e.g. \\ud800), which is not text; "
                               "send it as valid UTF-8") from None
+        t = request.temperature
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 2):
+            raise RouterError(f"temperature must be a number from 0 to 2, got {t!r}")
+        if request.seed is not None and (isinstance(request.seed, bool) or not isinstance(request.seed, int)):
+            raise RouterError(f"seed must be an integer, got {request.seed!r}")
         n = request.max_new_tokens
         if n is not None and not (isinstance(n, int) and 1 <= n <= self.max_new_tokens_limit):
             raise RouterError(f"max_new_tokens must be an integer from 1 to {self.max_new_tokens_limit}, got {n!r}")
@@ -412,7 +444,11 @@ class StyleRouter:
         return replies
 
     def _generate_rows(self, requests: list[StyleRequest], max_new_tokens: int) -> list[str]:
-        """One batched generate call over validated requests (holding the model lock)."""
+        """One batched generate call over validated greedy requests (holding the model lock);
+        sampled requests are served one at a time, seeded."""
+        if any(r.sampled for r in requests):
+            return [self._generate_sampled(r, max_new_tokens) if r.sampled else self._generate_rows([r], max_new_tokens)[0]
+                    for r in requests]
         names = [BASE_ADAPTER if r.style == GENERIC else r.style for r in requests]
         with self._model_lock:
             return generate_batch_invariant(
@@ -421,6 +457,19 @@ class StyleRouter:
                 adapter_names=names if self.adapters else None, layout=self.layout,
                 max_new_tokens=max_new_tokens, rows_per_group=ROWS_PER_GROUP if self.batch_invariant else None,
                 **self.generate_kwargs)
+
+    def _generate_sampled(self, request: StyleRequest, max_new_tokens: int) -> str:
+        extra = {"adapter_names": [BASE_ADAPTER if request.style == GENERIC else request.style]} if self.adapters else {}
+        settings = {k: v for k, v in self.generate_kwargs.items() if k not in ("do_sample", "temperature", "top_p")}
+        with self._model_lock:
+            return generation.generate(self.model, self.tokenizer, [request.prompt], max_new_tokens=max_new_tokens,
+                                       batch_size=1, do_sample=True, temperature=request.temperature, top_p=1.0,
+                                       seed=request.seed or 0, **extra, **settings)[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a reply (no special tokens), e.g. for usage figures."""
+        with self._counter_lock:
+            return len(self._counter(text, add_special_tokens=False)["input_ids"])
 
     def submit(self, request) -> Future:
         """Validate the request now (raising ``RouterError``) and queue it; the future gives the reply."""

@@ -2,7 +2,8 @@
 
     python -m helpers.service --adapters artifacts/06_multi_style_lora/adapters
 
-``GET /styles`` lists the styles; ``POST /generate`` with ``{"style": ..., "prompt": ...}``
+The OpenAI-compatible ``/v1/models`` and ``/v1/chat/completions`` (one model per style) are in
+:mod:`helpers.openai_api`. ``GET /styles`` lists the styles; ``POST /generate`` with ``{"style": ..., "prompt": ...}``
 (optionally ``max_new_tokens``) returns the reply. Concurrent requests are gathered into mixed
 micro-batches by the router's single worker; the endpoint only waits for its future, so the
 event loop keeps accepting requests while the model works.
@@ -25,7 +26,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from . import openai_api
 from .router import PromptTooLongError, QueueFullError, RouterError, StyleRequest, UnknownStyleError
 
 NOTEBOOK = "notebooks/06_multi_style_lora.ipynb"
@@ -117,8 +120,21 @@ def create_app(router, max_body_bytes: int = 64_000, body_timeout_s: float = 10.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, timeout_s=body_timeout_s)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request, err: RequestValidationError):
-        return JSONResponse({"detail": _validation_errors(err)}, status_code=422)
+    async def invalid(request: Request, err: RequestValidationError):
+        errors = _validation_errors(err)
+        if request.url.path.startswith("/v1/"):  # OpenAI's format: 400 and one message
+            first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+            param = ".".join(first["loc"][1:]) or None
+            return openai_api.error_response(openai_api.OpenAIError(400, f"{param}: {first['msg']}", param=param))
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404/405
+    async def refused(request: Request, err: StarletteHTTPException):
+        if request.url.path.startswith("/v1/"):
+            return openai_api.error_response(err)
+        return JSONResponse({"detail": err.detail}, status_code=err.status_code, headers=err.headers)
+
+    openai_api.add_openai_routes(app, router, lambda future, request: _wait(future, request, request_timeout_s))
 
     @app.get("/styles")
     def styles() -> dict:
@@ -166,15 +182,19 @@ async def _wait(future, request: Request, timeout_s: float) -> str:
 
 
 def load_router(adapters: str | Path, profile_name: str = "tiny", base: str | None = None, **router_kwargs):
-    """The router for the adapters under ``adapters/<style>/``; a missing folder names the notebook to run."""
+    """The router for the adapters under ``adapters/<style>/``, with the profile's settings (those
+    lesson 6 uses, :func:`helpers.router.router_settings`) unless ``router_kwargs`` override them;
+    a missing folder names the notebook to run."""
     from . import get_profile
-    from .router import StyleRouter, adapter_folders
+    from .router import StyleRouter, adapter_folders, router_settings
 
     folder = Path(adapters)
     if not folder.is_dir() or not adapter_folders(folder):
         raise SystemExit(f"no style adapters in {folder}: run {NOTEBOOK} first (it saves one adapter per "
                          f"style under <artifacts_dir>/06_multi_style_lora/adapters/)")
-    return StyleRouter.from_folder(folder, base_path=base, profile=get_profile(profile_name), **router_kwargs)
+    profile = get_profile(profile_name)
+    settings = {**router_settings(profile), **{k: v for k, v in router_kwargs.items() if v is not None}}
+    return StyleRouter.from_folder(folder, base_path=base, profile=profile, **settings)
 
 
 def _at_least(low, kind, high=None):
@@ -205,7 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-batch-size", type=_at_least(1, int), default=32)
     parser.add_argument("--max-wait-ms", type=_at_least(0, float), default=20.0,
                         help="how long the worker waits for more requests to batch with the first")
-    parser.add_argument("--max-prompt-tokens", type=_at_least(1, int), default=128)
+    parser.add_argument("--max-prompt-tokens", type=_at_least(1, int), help="default: the profile's (lesson 6's)")
+    parser.add_argument("--repetition-penalty", type=_at_least(1, float), help="default: the profile's (lesson 6's)")
     parser.add_argument("--max-queue", type=_at_least(1, int), default=256, help="waiting requests before 429")
     parser.add_argument("--request-timeout", type=_at_least(1, float), default=120.0, help="seconds before 504")
     parser.add_argument("--max-body-bytes", type=_at_least(100, int), default=64_000)
@@ -216,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_libraries()
     router = load_router(args.adapters, args.profile, args.base, max_batch_size=args.max_batch_size,
                          max_wait_ms=args.max_wait_ms, max_prompt_tokens=args.max_prompt_tokens,
-                         max_queue=args.max_queue)
+                         repetition_penalty=args.repetition_penalty, max_queue=args.max_queue)
     print(f"serving styles {', '.join(router.styles)} on http://{args.host}:{args.port}", file=sys.stderr)
     try:
         uvicorn.run(create_app(router, max_body_bytes=args.max_body_bytes, request_timeout_s=args.request_timeout),

@@ -1,17 +1,15 @@
 """The style service over HTTP: a load test of mixed styles from concurrent clients, then bad requests."""
 import random
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
 from helpers import get_profile, models
 from helpers.router import GENERIC, StyleRequest, StyleRouter, make_random_adapters
 from helpers.service import create_app, load_router, main
+from serving import serve
 
 STYLES = ("news_brief", "feature_story", "social_ad")
 PROMPTS = ["Write a news brief about the bakery opening.", "Tell me about the new park.",
@@ -47,20 +45,8 @@ def expected(router):
 
 @pytest.fixture(scope="module")
 def url(router, expected):
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # a free port, held from the start, so no other process can take it
-    server = uvicorn.Server(uvicorn.Config(create_app(router), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
-    assert not thread.is_alive(), "the server did not shut down"
+    with serve(create_app(router)) as base:
+        yield base
 
 
 def test_styles_are_listed(url, router):
