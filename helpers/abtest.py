@@ -126,27 +126,19 @@ class LiftResult:
         return self.p_value < alpha
 
 
-def _wilson(successes: float, n: int, z: float) -> tuple[float, float]:
-    """Wilson score interval for one proportion."""
-    p = successes / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
-
-
-def _proportion_lift(x_c, n_c, x_t, n_t, z, method):
+def _proportion_lift(x_c, n_c, x_t, n_t, alpha, method):
     """Difference of two proportions: CI (Newcombe or Wald), pooled z-test p-value."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     p_c, p_t = x_c / n_c, x_t / n_t
     diff = p_t - p_c
     if method == "newcombe":
         # Newcombe (1998), method 10: combine each arm's Wilson interval. Unlike Wald it stays
         # inside [-1, 1] and keeps its coverage when clicks are rare or arms are small.
-        lo_c, hi_c = _wilson(x_c, n_c, z)
-        lo_t, hi_t = _wilson(x_t, n_t, z)
-        low = diff - np.sqrt((p_t - lo_t) ** 2 + (hi_c - p_c) ** 2)
-        high = diff + np.sqrt((hi_t - p_t) ** 2 + (p_c - lo_c) ** 2)
+        low, high = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="newcomb", compare="diff", alpha=alpha)
     elif method == "wald":
         se = np.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t)
+        z = stats.norm.ppf(1 - alpha / 2)
         low, high = diff - z * se, diff + z * se
     else:
         raise ValueError(f"unknown method {method!r}; choose 'newcombe' or 'wald'")
@@ -198,7 +190,7 @@ def lift(control, treatment, metric: str = "click", alpha: float = 0.05, method:
     if metric == "click":
         if not np.isin(c, (0, 1)).all() or not np.isin(t, (0, 1)).all():
             raise ValueError("clicks must be 0 or 1")
-        m_c, m_t, low, high, p_value, var_c, var_t = _proportion_lift(c.sum(), len(c), t.sum(), len(t), z, method)
+        m_c, m_t, low, high, p_value, var_c, var_t = _proportion_lift(c.sum(), len(c), t.sum(), len(t), alpha, method)
     elif metric == "time_spent":
         if not (np.isfinite(c).all() and np.isfinite(t).all()):
             raise ValueError("time_spent values must be finite numbers (found NaN or infinity)")
@@ -239,28 +231,30 @@ def sample_size(base_rate: float, min_detectable_lift: float, alpha: float = 0.0
 
         n = (z_{1-alpha/2} * sqrt(2 p̄ (1 - p̄)) + z_{power} * sqrt(p1 (1 - p1) + p2 (1 - p2)))² / (p2 - p1)²
 
-    with p̄ = (p1 + p2) / 2, rounded up. Example: 0.10 -> 0.12, alpha 0.05, power 0.8 -> 3,841.
-    Small lifts on small rates need many impressions: n grows with 1 / lift².
+    with p̄ = (p1 + p2) / 2, rounded up (computed by statsmodels'
+    ``samplesize_proportions_2indep_onetail``, which solves this formula). Example: 0.10 -> 0.12,
+    alpha 0.05, power 0.8 -> 3,841. Small lifts on small rates need many impressions: n grows
+    with 1 / lift².
     """
+    from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
+
     p1, p2 = _rates(base_rate, min_detectable_lift, relative)
-    p_bar = (p1 + p2) / 2
-    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
-    root = z_alpha * np.sqrt(2 * p_bar * (1 - p_bar)) + z_power * np.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
-    return int(np.ceil(root**2 / (p2 - p1) ** 2))
+    n = samplesize_proportions_2indep_onetail(p2 - p1, p1, power, ratio=1, alpha=alpha, alternative="two-sided")
+    return int(np.ceil(n))
 
 
 def power(base_rate: float, min_detectable_lift: float, n_per_arm: int, alpha: float = 0.05,
           relative: bool = False) -> float:
     """Chance that a two-sided test at ``alpha`` detects the lift with ``n_per_arm`` per arm.
 
-    The same formula as ``sample_size``, solved for power (so ``power(..., sample_size(...))``
-    is about the power asked for); the tiny chance of rejecting in the wrong direction is ignored.
+    The same normal approximation as ``sample_size``, solved for power (statsmodels'
+    ``power_proportions_2indep``), so ``power(..., sample_size(...))`` is about the power asked for.
     """
+    from statsmodels.stats.proportion import power_proportions_2indep
+
     p1, p2 = _rates(base_rate, min_detectable_lift, relative)
-    p_bar = (p1 + p2) / 2
-    z_alpha = stats.norm.ppf(1 - alpha / 2)
-    numerator = abs(p2 - p1) * np.sqrt(n_per_arm) - z_alpha * np.sqrt(2 * p_bar * (1 - p_bar))
-    return float(stats.norm.cdf(numerator / np.sqrt(p1 * (1 - p1) + p2 * (1 - p2))))
+    return float(power_proportions_2indep(p2 - p1, p1, n_per_arm, ratio=1, alpha=alpha,
+                                          alternative="two-sided").power)
 
 
 # --- why not to peek ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Inter-rater agreement: Cohen's kappa (two raters) and Krippendorff's alpha (many raters).
 
-Written out so a learner can follow them; the tests check both against established
-implementations (scikit-learn, the ``krippendorff`` package).
+Computed by the libraries made for the job (scikit-learn, the ``krippendorff`` package).
+``krippendorff_alpha_by_hand`` writes alpha out (coincidence matrix, distance per level) so a
+learner can follow it; a test checks it against the package.
 """
 from __future__ import annotations
 
@@ -10,29 +11,15 @@ import numpy as np
 
 def cohens_kappa(a: list, b: list, weights: str | None = None) -> float:
     """Cohen's kappa of two raters over the same items (``weights``: None, "linear", "quadratic")."""
+    from sklearn.metrics import cohen_kappa_score
+
     if len(a) != len(b) or not a:
         raise ValueError("both raters need the same, non-zero number of ratings")
-    categories = sorted(set(a) | set(b))
-    index = {c: i for i, c in enumerate(categories)}
-    k = len(categories)
-    observed = np.zeros((k, k))
-    for x, y in zip(a, b):
-        observed[index[x], index[y]] += 1
-    observed /= observed.sum()
-    expected = np.outer(observed.sum(1), observed.sum(0))
-    i, j = np.indices((k, k))
-    if weights is None:
-        disagreement = (i != j).astype(float)
-    elif weights == "linear":
-        disagreement = np.abs(i - j).astype(float)
-    elif weights == "quadratic":
-        disagreement = ((i - j) ** 2).astype(float)
-    else:
+    if weights not in (None, "linear", "quadratic"):
         raise ValueError(f"unknown weights {weights!r}")
-    expected_disagreement = (disagreement * expected).sum()
-    if expected_disagreement == 0:
+    if len(set(a) | set(b)) == 1:  # one category used by both: perfect agreement (scikit-learn gives NaN)
         return 1.0
-    return float(1 - (disagreement * observed).sum() / expected_disagreement)
+    return float(cohen_kappa_score(a, b, weights=weights))
 
 
 def _distance(level: str, values: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -54,10 +41,21 @@ def _distance(level: str, values: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
 
 def krippendorff_alpha(reliability: np.ndarray, level: str = "ordinal") -> float:
-    """Krippendorff's alpha for a raters × units matrix (``np.nan`` = missing rating).
+    """Krippendorff's alpha for a raters × units matrix (``np.nan`` = missing rating), by the
+    ``krippendorff`` package. Units rated by fewer than two raters carry no information."""
+    import krippendorff
 
-    Units rated by fewer than two raters carry no information about agreement and are ignored.
-    """
+    if level not in ("nominal", "ordinal", "interval"):
+        raise ValueError(f"unknown level of measurement {level!r}")
+    data = np.asarray(reliability, dtype=float)
+    if len(np.unique(data[~np.isnan(data)])) < 2:
+        return 1.0  # a single value everywhere: no disagreement (the package refuses this case)
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
+
+
+def krippendorff_alpha_by_hand(reliability: np.ndarray, level: str = "ordinal") -> float:
+    """Krippendorff's alpha written out: the coincidence matrix of pairable values, observed
+    against expected disagreement under the level's distance (what the package computes)."""
     data = np.asarray(reliability, dtype=float)
     values = np.unique(data[~np.isnan(data)])
     index = {v: i for i, v in enumerate(values)}
