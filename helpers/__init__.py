@@ -2,7 +2,7 @@
 
 Notebooks stay narrative; the reusable logic lives here, documented and unit-tested.
 """
-from . import runtime
+from . import runtime, tracking
 from .profiles import PROFILES, Profile, get_profile
 from .records import read_records, record
 from .seeding import set_seed, subsample

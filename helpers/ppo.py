@@ -409,18 +409,26 @@ class PPOTrainer:
                 updates += 1
         return {k: v / updates for k, v in sums.items()}
 
-    def train(self, prompts: list, steps: int, log_every: int = 0) -> list[dict]:
-        """Run ``steps`` PPO steps, cycling through ``prompts`` in a seeded shuffled order."""
+    def train(self, prompts: list, steps: int, log_every: int = 0, run_name: str | None = None) -> list[dict]:
+        """Run ``steps`` PPO steps, cycling through ``prompts`` in a seeded shuffled order; each
+        step's statistics also go to the notebook's tracker (``helpers.tracking``), if any."""
+        from . import tracking
+
         order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(self.config.seed)).tolist()
         position = 0
+        run = tracking.start_run(run_name or f"ppo-beta{self.config.beta:g}", asdict(self.config))
         for _ in range(steps):
             chunk = []
             while len(chunk) < self.config.batch_size:
                 chunk.append(prompts[order[position % len(order)]])
                 position += 1
             stats = self.step(chunk)
+            if run:
+                run.log(stats, stats["step"])
             if log_every and stats["step"] % log_every == 0:
                 print(format_stats(stats))
+        if run:
+            run.finish()
         return self.history
 
     def summary(self) -> dict:

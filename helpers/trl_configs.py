@@ -5,6 +5,9 @@ than TRL's defaults; headless runs should be quiet and save nothing they do not 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+from . import tracking
 from .profiles import Profile
 
 
@@ -24,7 +27,7 @@ def trl_config(config_class, profile: Profile, output_dir, seed: int, **override
         per_device_eval_batch_size=profile.batch_size,
         gradient_accumulation_steps=profile.grad_accum,
         activation_checkpointing=not profile.use_cpu,
-        report_to="none",
+        **tracking.trainer_settings(run_name=Path(str(output_dir)).name),  # "none" unless a notebook chose a tracker
         save_strategy="no",
         disable_tqdm=True,
         logging_steps=1,
