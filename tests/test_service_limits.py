@@ -173,3 +173,40 @@ def test_an_adapter_of_another_base_model_is_refused(adapters_root, tmp_path):
 
     with pytest.raises(AdapterError, match="trained on base model 'HuggingFaceTB/SmolLM2-1.7B-Instruct'"):
         StyleRouter.from_folder(broken_copy(adapters_root, tmp_path, other_base))
+
+
+def test_a_request_whose_client_left_is_never_generated(url, router, monkeypatch):
+    import threading
+
+    served, submitted, release = [], [], threading.Event()
+    original, original_submit = router._generate_valid, router.submit
+
+    def slow(requests):
+        served.extend(r.prompt for r in requests)
+        release.wait(10)  # the first batch holds the worker while the second request waits in the queue
+        return original(requests)
+
+    def submit(request):
+        submitted.append(request.prompt)
+        return original_submit(request)
+
+    monkeypatch.setattr(router, "_generate_valid", slow)
+    monkeypatch.setattr(router, "submit", submit)
+    first = threading.Thread(target=lambda: httpx.post(f"{url}/generate", json={"style": "news_brief", "prompt": "first"},
+                                                       timeout=60))
+    first.start()
+    time.sleep(0.5)
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"style": "social_ad", "prompt": "left before its turn"}).encode()
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.5)  # queued behind the first request; then the client hangs up
+    time.sleep(1.0)  # the service notices within its 0.2 s poll and cancels the queued future
+    release.set()
+    first.join(30)
+    monkeypatch.undo()
+    after = httpx.post(f"{url}/generate", json={"style": "news_brief", "prompt": "after"}, timeout=60)
+    assert after.status_code == 200
+    assert submitted[:2] == ["first", "left before its turn"]  # it was queued ...
+    assert "first" in served and "left before its turn" not in served  # ... and dropped, not generated
