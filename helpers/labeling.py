@@ -188,6 +188,23 @@ class Labeler:
         return True
 
 
+def _button_actions(labeler, label, on_screen: dict, reason, run):
+    """``act(action)`` -> a button callback: undo, skip, or ``label(action, reason, item_id=...)``
+    for the item on screen (never the next one: see :class:`LabelConflict`)."""
+    def act(action):
+        def do():
+            if action == "undo":
+                labeler.undo()
+            elif on_screen["item_id"] is not None:
+                if action == "skip":
+                    labeler.skip(on_screen["item_id"])
+                else:
+                    label(action, reason.value, item_id=on_screen["item_id"])
+            reason.value = ""
+        return lambda _button: run(do)
+    return act
+
+
 def _panel_runner(refresh, error):
     """Wrap a button action: show its error in the panel (a callback's exception is otherwise
     only logged), then refresh what is on screen."""
@@ -247,19 +264,7 @@ def likert_panel(labeler: LikertLabeler):
             shown.value = (f"<p><b>Prompt</b><br>{html.escape(item['prompt'])}</p>"
                            f"<p><b>Response</b><br>{html.escape(item['response'])}</p>")
 
-    run = _panel_runner(refresh, error)
-
-    def act(action):
-        def do():
-            if action == "undo":
-                labeler.undo()
-            elif on_screen["item_id"] is not None:
-                if action == "skip":
-                    labeler.skip(on_screen["item_id"])
-                else:
-                    labeler.rate(action, reason.value, item_id=on_screen["item_id"])
-            reason.value = ""
-        return lambda _button: run(do)
+    act = _button_actions(labeler, labeler.rate, on_screen, reason, _panel_runner(refresh, error))
 
     buttons = [w.Button(description=str(s), layout=w.Layout(width="48px")) for s in range(1, labeler.scale + 1)]
     for score, button in enumerate(buttons, start=1):
@@ -353,19 +358,7 @@ def pairwise_panel(labeler: PairwiseLabeler):
             left.value = f"<p><b>A</b><br>{html.escape(shown['left'])}</p>"
             right.value = f"<p><b>B</b><br>{html.escape(shown['right'])}</p>"
 
-    run = _panel_runner(refresh, error)
-
-    def act(action):
-        def do():
-            if action == "undo":
-                labeler.undo()
-            elif on_screen["item_id"] is not None:
-                if action == "skip":
-                    labeler.skip(on_screen["item_id"])
-                else:
-                    labeler.choose(action, reason.value, item_id=on_screen["item_id"])
-            reason.value = ""
-        return lambda _button: run(do)
+    act = _button_actions(labeler, labeler.choose, on_screen, reason, _panel_runner(refresh, error))
 
     buttons = []
     for text_, action in (("A is better", "left"), ("B is better", "right"), ("tie", "tie"),

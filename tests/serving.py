@@ -1,4 +1,5 @@
-"""Serving an ASGI app on 127.0.0.1 for the service tests (a free port, held from the start)."""
+"""Shared by the service tests: random style adapters on the tiny base, the replies each request
+gets alone, and serving an ASGI app on 127.0.0.1 (a free port, held from the start)."""
 import socket
 import threading
 import time
@@ -26,3 +27,20 @@ def serve(app):
         thread.join(timeout=30)
         sock.close()
         assert not thread.is_alive(), "the server did not shut down"
+
+
+def random_adapters(tmp_path_factory, styles, seed: int):
+    """A folder with one untrained random LoRA adapter per style on the tiny base."""
+    from helpers import get_profile, models
+    from helpers.router import make_random_adapters
+
+    root = tmp_path_factory.mktemp("adapters")
+    make_random_adapters(models.base_model_path(get_profile("tiny")), root, styles, seed=seed)
+    return root
+
+
+def replies_alone(router, prompts) -> dict:
+    """The reply to every (style, prompt), each served alone: what a routed reply must equal."""
+    from helpers.router import StyleRequest
+
+    return {(s, p): router.generate([StyleRequest(s, p)])[0] for s in router.styles for p in prompts}

@@ -8,11 +8,11 @@ import httpx
 import openai
 import pytest
 
-from helpers import get_profile, models
+from helpers import get_profile
 from helpers.openai_api import chunks_of, cut_at_stop
-from helpers.router import GENERIC, StyleRequest, make_random_adapters, router_settings
+from helpers.router import GENERIC, router_settings
 from helpers.service import create_app, load_router
-from serving import serve
+from serving import random_adapters, replies_alone, serve
 
 STYLES = ("news_brief", "feature_story", "social_ad")
 PROMPTS = ["Write a news brief about the bakery opening.", "Tell me about the new park.", "Announce our summer sale!",
@@ -22,16 +22,14 @@ N = 12
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adapters")
-    make_random_adapters(models.base_model_path(get_profile("tiny")), root, STYLES, seed=21)
-    router = load_router(root, "tiny", default_max_new_tokens=N)
+    router = load_router(random_adapters(tmp_path_factory, STYLES, seed=21), "tiny", default_max_new_tokens=N)
     yield router
     router.close()
 
 
 @pytest.fixture(scope="module")
 def expected(router):
-    return {(s, p): router.generate([StyleRequest(s, p)])[0] for s in router.styles for p in PROMPTS}
+    return replies_alone(router, PROMPTS)
 
 
 @pytest.fixture(scope="module")

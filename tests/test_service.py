@@ -6,10 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from helpers import get_profile, models
-from helpers.router import GENERIC, StyleRequest, StyleRouter, make_random_adapters
+from helpers.router import GENERIC, StyleRouter
 from helpers.service import create_app, load_router, main
-from serving import serve
+from serving import random_adapters, replies_alone, serve
 
 STYLES = ("news_brief", "feature_story", "social_ad")
 PROMPTS = ["Write a news brief about the bakery opening.", "Tell me about the new park.",
@@ -25,9 +24,7 @@ REQUESTS = 320
 
 @pytest.fixture(scope="module")
 def adapters_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adapters")
-    make_random_adapters(models.base_model_path(get_profile("tiny")), root, STYLES, seed=21)
-    return root
+    return random_adapters(tmp_path_factory, STYLES, seed=21)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +37,7 @@ def router(adapters_root):
 @pytest.fixture(scope="module")
 def expected(router):
     """The reply to every distinct (style, prompt), each served alone, before the server starts."""
-    return {(s, p): router.generate([StyleRequest(s, p)])[0] for s in router.styles for p in PROMPTS}
+    return replies_alone(router, PROMPTS)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ import torch
 from fastapi import HTTPException
 from safetensors.torch import load_file, save_file
 
-from helpers import get_profile, models
-from helpers.router import AdapterError, StyleRouter, make_random_adapters
+from helpers.router import AdapterError, StyleRouter
 from helpers.service import _wait, create_app, main
-from serving import serve
+from serving import random_adapters, serve
 
 STYLES = ("news_brief", "social_ad")
 WIDTH = 32
@@ -23,9 +22,7 @@ WIDTH = 32
 
 @pytest.fixture(scope="module")
 def adapters_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("adapters")
-    make_random_adapters(models.base_model_path(get_profile("tiny")), root, STYLES, seed=5)
-    return root
+    return random_adapters(tmp_path_factory, STYLES, seed=5)
 
 
 @pytest.fixture(scope="module")
