@@ -66,6 +66,22 @@ def left_win_rate(labels: list[dict]) -> float:
     return sum(label["winner"] == label["left"] for label in decided) / len(decided)
 
 
+def position_bias_p_value(labels: list[dict]) -> float:
+    """Two-sided binomial test of "the left-hand reply wins half the decided pairs" (lesson 2):
+    a small p-value says the rater's choices depend on position."""
+    from scipy.stats import binomtest
+
+    decided = [label for label in labels if label["winner"] != "tie"]
+    if not decided:
+        return 1.0
+    return float(binomtest(sum(label["winner"] == label["left"] for label in decided), len(decided), 0.5).pvalue)
+
+
+def position_biased(labels_by_rater: dict[str, list[dict]], alpha: float = 0.01) -> list[str]:
+    """The raters whose left-win rate differs from 0.5 at significance ``alpha``."""
+    return [name for name, labels in labels_by_rater.items() if position_bias_p_value(labels) < alpha]
+
+
 def rater_leniency(ratings: list[dict], trait: str) -> dict[str, float]:
     """Per rater: mean of (their score - the other raters' mean on the same item). > 0 = lenient."""
     by_item = defaultdict(dict)

@@ -46,3 +46,23 @@ def test_dataset_has_trl_columns():
     assert {"prompt", "chosen", "rejected", "margin"} <= set(ds.column_names)
     with pytest.raises(ValueError):
         to_preference_dataset([])
+
+
+def test_a_rater_who_favours_the_left_side_is_flagged_and_a_fair_one_is_not():
+    import random
+
+    from helpers.preferences import position_bias_p_value, position_biased
+
+    rng = random.Random(0)
+
+    def labels(p_left):
+        out = []
+        for i in range(60):
+            left = rng.choice("ab")
+            winner = left if rng.random() < p_left else ("b" if left == "a" else "a")
+            out.append({"item_id": str(i), "left": left, "winner": winner})
+        return out
+
+    fair, biased = labels(0.5), labels(0.9)
+    assert position_bias_p_value(biased) < 1e-4 < position_bias_p_value(fair)
+    assert position_biased({"fair": fair, "biased": biased, "all_ties": [{"left": "a", "winner": "tie"}]}) == ["biased"]
