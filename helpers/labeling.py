@@ -60,13 +60,14 @@ class LabelStore:
 
     def append(self, event: dict) -> None:
         """Validate one event, then write it and flush it to disk before returning."""
-        problem = validate_row(event, EVENT_SCHEMA, EVENT_FIELDS)
-        if problem:
-            raise ValueError(f"label event not written: field {problem[0]!r} {problem[1]}")
         with self.locked() as handle:
             self._append_locked(handle, event)
 
     def _append_locked(self, handle, event: dict) -> None:
+        """``append`` for a caller that holds the lock (it decided the event under it)."""
+        problem = validate_row(event, EVENT_SCHEMA, EVENT_FIELDS)
+        if problem:
+            raise ValueError(f"label event not written: field {problem[0]!r} {problem[1]}")
         self._complete_last_line(handle)
         event = {**event, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         handle.write(json.dumps(event, ensure_ascii=False) + "\n")
@@ -124,9 +125,9 @@ class Labeler:
             if text(value):
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
         ids = [item.get("item_id") for item in items]
-        bad = next((i for i in ids if text(i)), "ok")
-        if bad != "ok":
-            raise ValueError(f"every item needs a non-empty string item_id, got {bad!r}")
+        bad = [i for i in ids if text(i)]
+        if bad:
+            raise ValueError(f"every item needs a non-empty string item_id, got {bad[0]!r}")
         if len(set(ids)) != len(ids):
             raise ValueError("item_id values must be unique")
         self.items, self.rater, self.trait, self.store = list(items), rater, trait, LabelStore(store_path)
@@ -138,8 +139,9 @@ class Labeler:
         return [e for e in events if e["rater"] == self.rater and e.get("trait", self.trait) == self.trait
                 and e["item_id"] in self.keys and e.get("item_key", self.keys[e["item_id"]]) == self.keys[e["item_id"]]]
 
-    def _standing(self, events: list[dict] | None = None) -> dict[str, dict]:
-        return replay(self._mine(self.store.events() if events is None else events), self.rater)
+    def _standing(self) -> dict[str, dict]:
+        """This rater's standing label or skip per item, read from the file now."""
+        return replay(self._mine(self.store.events()), self.rater)
 
     def _next(self, standing: dict) -> dict | None:
         return next((item for item in self.items if item["item_id"] not in standing), None)
@@ -166,12 +168,8 @@ class Labeler:
             elif item_id in standing:
                 raise LabelConflict(f"item {item_id!r} was labelled meanwhile (another window?); "
                                     "nothing was written, the next item is shown")
-            event = {"item_id": item_id, "rater": self.rater, "action": action, "trait": self.trait,
-                     "item_key": self.keys[item_id], **fields}
-            problem = validate_row(event, EVENT_SCHEMA, EVENT_FIELDS)
-            if problem:
-                raise ValueError(f"label event not written: field {problem[0]!r} {problem[1]}")
-            self.store._append_locked(handle, event)
+            self.store._append_locked(handle, {"item_id": item_id, "rater": self.rater, "action": action,
+                                               "trait": self.trait, "item_key": self.keys[item_id], **fields})
 
     def skip(self, item_id: str | None = None) -> None:
         self._record("skip", item_id)
