@@ -387,8 +387,7 @@ class StyleRouter:
         """Tokens of the chat-formatted prompt, counted exactly as generation tokenises it."""
         text = self._counter.apply_chat_template(generation.to_messages(prompt), tokenize=False,
                                                  add_generation_prompt=True)
-        with self._counter_lock:
-            return len(self._counter(text, add_special_tokens=False)["input_ids"])
+        return self.count_tokens(text)
 
     def validate(self, request) -> StyleRequest:
         """The request as a ``StyleRequest``, or a ``RouterError`` saying what is wrong with it."""
@@ -403,7 +402,8 @@ class StyleRouter:
             raise PromptTooLongError(f"the prompt is {sum(map(len, texts))} characters long; the limit is "
                                      f"{self.max_prompt_chars} ({self.max_prompt_tokens} tokens)")
         try:
-            [t.encode("utf-8") for t in texts]
+            for t in texts:
+                t.encode("utf-8")
         except UnicodeEncodeError:
             raise RouterError("the prompt holds a lone surrogate (e.g. \\ud800), which is not text; "
                               "send it as valid UTF-8") from None
@@ -446,9 +446,11 @@ class StyleRouter:
     def _generate_rows(self, requests: list[StyleRequest], max_new_tokens: int) -> list[str]:
         """One batched generate call over validated greedy requests (holding the model lock);
         sampled requests are served one at a time, seeded."""
-        if any(r.sampled for r in requests):
-            return [self._generate_sampled(r, max_new_tokens) if r.sampled else self._generate_rows([r], max_new_tokens)[0]
-                    for r in requests]
+        if any(r.sampled for r in requests):  # the greedy ones still go as one batch
+            greedy = [i for i, r in enumerate(requests) if not r.sampled]
+            replies = dict(zip(greedy, self._generate_rows([requests[i] for i in greedy], max_new_tokens)))
+            return [replies[i] if i in replies else self._generate_sampled(r, max_new_tokens)
+                    for i, r in enumerate(requests)]
         names = [BASE_ADAPTER if r.style == GENERIC else r.style for r in requests]
         with self._model_lock:
             return generate_batch_invariant(
