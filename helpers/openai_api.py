@@ -12,6 +12,7 @@ then sent as server-sent-event chunks, so it equals the non-streamed reply. Erro
 format: ``{"error": {"message", "type", "param", "code"}}``.
 """
 # no `from __future__ import annotations`: FastAPI must resolve the body models defined below
+import asyncio
 import json
 import time
 import uuid
@@ -90,8 +91,6 @@ def add_openai_routes(app, router, wait) -> None:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request):
-        import asyncio
-
         if body.model not in router.styles:
             raise OpenAIError(404, f"The model {body.model!r} does not exist; available: {', '.join(router.styles)}",
                               param="model", code="model_not_found")

@@ -38,8 +38,8 @@ def trainer_settings(run_name: str) -> dict:
 class Run:
     """One run of our own training loops (PPO): ``log(metrics, step)``, then ``finish()``."""
 
-    def __init__(self, module, handle):
-        self._module, self._handle = module, handle
+    def __init__(self, module):
+        self._module = module  # trackio and wandb both log to the run that init() started
 
     def log(self, metrics: dict, step: int) -> None:
         numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -54,4 +54,5 @@ def start_run(name: str, config: dict) -> Run | None:
     if _current["kind"] == "none":
         return None
     module = importlib.import_module(_current["kind"])
-    return Run(module, module.init(project=_current["project"], name=name, config=config))
+    module.init(project=_current["project"], name=name, config=config)
+    return Run(module)
