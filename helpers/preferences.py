@@ -97,6 +97,55 @@ def rater_leniency(ratings: list[dict], trait: str) -> dict[str, float]:
     return {rater: float(np.mean(v)) for rater, v in sorted(offsets.items())}
 
 
+def leniency_corrected_spread(ratings: list[dict], trait: str) -> dict[str, float]:
+    """Per item: max - min of the scores after removing each rater's leniency offset (lesson 2).
+
+    Without the correction a lenient and a harsh rater make every item they share look contested."""
+    offset = rater_leniency(ratings, trait)
+    by_item = defaultdict(list)
+    for r in ratings:
+        if r["trait"] == trait:
+            by_item[r["item_id"]].append(r["score"] - offset.get(r["rater"], 0.0))
+    return {item: float(max(v) - min(v)) for item, v in by_item.items()}
+
+
+def likert_as_pairwise(items: list[dict], ratings: list[dict], trait: str) -> np.ndarray:
+    """raters × pairs matrix of the pairwise verdicts implied by each rater's Likert scores.
+
+    Every two responses to one prompt form a pair; a rater's verdict is 0 (first higher), 1
+    (second higher) or 2 (equal scores), NaN where the rater scored only one of them. Nominal
+    Krippendorff's alpha on it measures how much the *same* raters agree in the pairwise format."""
+    matrix, raters, item_ids = reliability_matrix(ratings, trait)
+    column = {item_id: j for j, item_id in enumerate(item_ids)}
+    by_prompt = defaultdict(list)
+    for item in items:
+        if item["item_id"] in column:
+            by_prompt[item["prompt"]].append(column[item["item_id"]])
+    pairs = [pair for group in by_prompt.values() for pair in combinations(group, 2)]
+    verdicts = np.full((len(raters), len(pairs)), np.nan)
+    for k, (x, y) in enumerate(pairs):
+        first, second = matrix[:, x], matrix[:, y]
+        both = ~np.isnan(first) & ~np.isnan(second)
+        verdicts[both, k] = np.where(first[both] > second[both], 0, np.where(first[both] < second[both], 1, 2))
+    return verdicts
+
+
+def agreement_with_reference(winners: dict[str, str], reference: dict[str, str], level: float = 0.95) -> dict:
+    """How often decided (non-tie) winners match a reference winner, with a Wilson interval.
+
+    Returns ``rate``, ``ci_low``, ``ci_high``, ``decided`` (pairs compared) and ``wrong`` (pairs
+    whose winner contradicts the reference: wrong labels that would enter a training set)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    decided = [item for item, winner in winners.items() if winner != "tie" and item in reference]
+    if not decided:
+        raise ValueError("no decided pair has a reference winner")
+    right = sum(winners[item] == reference[item] for item in decided)
+    low, high = proportion_confint(right, len(decided), alpha=1 - level, method="wilson")
+    return {"rate": right / len(decided), "ci_low": float(low), "ci_high": float(high),
+            "decided": len(decided), "wrong": len(decided) - right}
+
+
 def reliability_matrix(ratings: list[dict], trait: str) -> tuple[np.ndarray, list[str], list[str]]:
     """raters × items matrix of scores for one trait (NaN where a rater skipped an item)."""
     raters = sorted({r["rater"] for r in ratings if r["trait"] == trait})

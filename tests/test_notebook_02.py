@@ -32,8 +32,32 @@ def test_position_bias_is_detected(run_02):
     assert records["left_win_rate_left_clicker"] >= 0.75
 
 
-def test_majority_vote_recovers_expert_labels(run_02):
-    assert run_02[0]["majority_agreement_with_expert"] >= 0.8
+def test_the_biased_rater_is_flagged_and_left_out_of_the_vote(run_02):
+    records, _ = run_02
+    assert records["n_raters_flagged"] == 1
+    assert records["krippendorff_alpha_pairwise_without_flagged"] > records["krippendorff_alpha_pairwise"] + 0.15
+    for key in ("majority_agreement_with_expert", "majority_agreement_with_expert_all_raters"):
+        assert records[f"{key}_ci_low"] < records[key] < records[f"{key}_ci_high"]
+    assert records["majority_agreement_with_expert"] >= 0.9
+    assert records["majority_agreement_with_expert"] > records["majority_agreement_with_expert_all_raters"]
+
+
+def test_same_raters_agree_as_much_pairwise_as_on_the_scale(run_02):
+    records = run_02[0]
+    assert abs(records["krippendorff_alpha_likert_as_pairwise"] - records["krippendorff_alpha_empathy"]) < 0.1
+
+
+def test_split_votes_are_adjudicated_with_the_expert_winner(run_02):
+    records, out = run_02
+    dataset = load_from_disk(str(out / "empathy_preferences"))
+    expert = {(p["prompt"], p["chosen"], p["rejected"]) for p in data.load_empathy_pairs("train")}
+    adjudicated = [row for row in dataset if row["source"] == "adjudicated"]
+    assert len(adjudicated) == records["n_adjudicated"] >= 1
+    assert all((row["prompt"], row["chosen"], row["rejected"]) in expert for row in adjudicated)
+
+
+def test_real_annotators_disagree_on_some_requests(run_02):
+    assert 0.02 <= run_02[0]["politeness_contested_share"] <= 0.3
 
 
 def test_export_is_trl_format_and_counted(run_02):
