@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--adapters")
+    parser.add_argument("--max-wait-ms", type=float, help="the router's batching window (default: the profile's)")
     args = parser.parse_args()
 
     import openai
@@ -48,7 +49,8 @@ def main() -> None:
     if not args.adapters:
         make_random_adapters(models.base_model_path(P), root, styles, seed=3, profile=P)
     router = load_router(root, P.name, default_max_new_tokens=args.max_new_tokens,
-                         max_batch_size=args.clients, max_queue=4 * args.requests)
+                         max_batch_size=args.clients, max_queue=4 * args.requests,
+                         **({} if args.max_wait_ms is None else {"max_wait_ms": args.max_wait_ms}))
     prompts = style_prompts(args.requests)
     jobs = [(router.styles[i % len(router.styles)], p) for i, p in enumerate(prompts)]
 
@@ -77,10 +79,12 @@ def main() -> None:
         router.generate([StyleRequest(s, p) for s, p in jobs[:args.clients]])
         plain_generate(prompts[:args.clients])
 
+        router.batch_sizes.clear()
         start = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             results = list(pool.map(ask, jobs))
         service_seconds = time.perf_counter() - start
+        service_batches = dict(sorted(router.batch_sizes.items()))
 
         start = time.perf_counter()
         direct = []
@@ -104,6 +108,7 @@ def main() -> None:
           f"p99 {p99:.2f} s; {same}/{len(jobs)} replies equal the router's direct ones")
     print(f"router, batches of {args.clients} without HTTP: {router_tps:.1f} tokens/s")
     print(f"plain batched generate() (base model, no fixed shapes): {plain_tps:.1f} tokens/s")
+    print(f"batches served by the worker (size: count): {service_batches}")
     print(f"service / router: {service_tps / router_tps:.2f}x; service / plain generate: {service_tps / plain_tps:.2f}x")
 
 
