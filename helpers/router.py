@@ -2,8 +2,9 @@
 
 One base causal LM holds every style's LoRA adapter in a single ``PeftModel``. A request names a
 style; ``generic`` is the base model without any adapter (PEFT's ``"__base__"``). Requests of
-different styles share one batched ``generate`` call: PEFT applies each row's adapter to that row
-only (``adapter_names=[...]``), so a mixed batch costs about as much as a single-style one.
+different styles share one batched ``generate`` call: each row gets its own adapter (PEFT's
+``adapter_names=[...]``, applied to the router's contiguous row groups by
+:mod:`helpers.lora_batching`), so a mixed batch costs about as much as a single-style one.
 
 Batch invariance. A reply must not depend on which other requests happened to share its batch,
 yet floating-point kernels pick their algorithm by tensor shape: on CPU, a matrix product's last
@@ -28,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import generation, models
+from . import generation, lora_batching, models
 
 GENERIC = "generic"
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
@@ -213,9 +214,12 @@ def generate_batch_invariant(model, tokenizer, prompts: list, width: int | None,
     if width is not None:
         tokenizer = _FixedWidthTokenizer(tokenizer, width)
     if rows_per_group is None:
-        extra = {"adapter_names": names} if adapter_names is not None else {}
-        return generation.generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
-                                   batch_size=len(prompts), do_sample=False, **extra, **generate_kwargs)
+        order = sorted(range(len(prompts)), key=lambda i: names.index(names[i]))  # each adapter's rows together
+        extra = {"adapter_names": [names[i] for i in order]} if adapter_names is not None else {}
+        out = generation.generate(model, tokenizer, [prompts[i] for i in order], max_new_tokens=max_new_tokens,
+                                  batch_size=len(prompts), do_sample=False, **extra, **generate_kwargs)
+        position = {i: k for k, i in enumerate(order)}
+        return [out[position[i]] for i in range(len(prompts))]
     layout = list(layout or dict.fromkeys(names))
     replies: list[str | None] = [None] * len(prompts)
     for chunk in rounds(names, rows_per_group):
@@ -325,6 +329,8 @@ class StyleRouter:
             raise ValueError(f"max_prompt_tokens + max_new_tokens_limit must fit the model's {limit} positions")
         self.model, self.tokenizer = model, tokenizer
         self.adapters = adapters
+        if adapters:
+            lora_batching.install(model)  # mixed batches without PEFT's per-row bookkeeping
         self.max_prompt_tokens = max_prompt_tokens
         self.default_max_new_tokens = default_max_new_tokens
         self.max_new_tokens_limit = max_new_tokens_limit

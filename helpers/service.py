@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=_at_least(1, int, 65535), default=8000)
     parser.add_argument("--max-batch-size", type=_at_least(1, int), default=32)
     parser.add_argument("--max-wait-ms", type=_at_least(0, float), default=20.0,
-                        help="how long the worker waits for more requests to batch with the first")
+                        help="how long the worker waits for the next request to batch with those it has")
+    parser.add_argument("--no-batch-invariance", dest="batch_invariant", action="store_false",
+                        help="pad to the longest prompt, no filler rows: faster, but a reply may differ "
+                             "with its batch mates (a near-tie in greedy decoding)")
     parser.add_argument("--max-prompt-tokens", type=_at_least(1, int), help="default: the profile's (lesson 6's)")
     parser.add_argument("--repetition-penalty", type=_at_least(1, float), help="default: the profile's (lesson 6's)")
     parser.add_argument("--max-queue", type=_at_least(1, int), default=256, help="waiting requests before 429")
@@ -237,7 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     quiet_libraries()
     router = load_router(args.adapters, args.profile, args.base, max_batch_size=args.max_batch_size,
                          max_wait_ms=args.max_wait_ms, max_prompt_tokens=args.max_prompt_tokens,
-                         repetition_penalty=args.repetition_penalty, max_queue=args.max_queue)
+                         repetition_penalty=args.repetition_penalty, max_queue=args.max_queue,
+                         batch_invariant=args.batch_invariant)
     print(f"serving styles {', '.join(router.styles)} on http://{args.host}:{args.port}", file=sys.stderr)
     try:
         uvicorn.run(create_app(router, max_body_bytes=args.max_body_bytes, request_timeout_s=args.request_timeout),

@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--adapters")
+    parser.add_argument("--no-batch-invariance", dest="batch_invariant", action="store_false",
+                        help="the router without fixed shapes (the service's --no-batch-invariance)")
     parser.add_argument("--max-wait-ms", type=float, help="the router's batching window (default: the profile's)")
     args = parser.parse_args()
 
@@ -49,7 +51,7 @@ def main() -> None:
     if not args.adapters:
         make_random_adapters(models.base_model_path(P), root, styles, seed=3, profile=P)
     router = load_router(root, P.name, default_max_new_tokens=args.max_new_tokens,
-                         max_batch_size=args.clients, max_queue=4 * args.requests,
+                         max_batch_size=args.clients, max_queue=4 * args.requests, batch_invariant=args.batch_invariant,
                          **({} if args.max_wait_ms is None else {"max_wait_ms": args.max_wait_ms}))
     prompts = style_prompts(args.requests)
     jobs = [(router.styles[i % len(router.styles)], p) for i, p in enumerate(prompts)]
@@ -103,7 +105,8 @@ def main() -> None:
     service_tps = sum(r[2] for r in results) / service_seconds
     same = sum(r[1] == d for r, d in zip(results, direct))
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-    print(f"profile {P.name}, {args.requests} requests of {args.max_new_tokens} new tokens, {args.clients} clients")
+    print(f"profile {P.name}, {args.requests} requests of {args.max_new_tokens} new tokens, {args.clients} clients, "
+          f"batch invariance {'on' if args.batch_invariant else 'off'}")
     print(f"service (OpenAI endpoint): {service_tps:.1f} tokens/s, p50 {statistics.median(latencies):.2f} s, "
           f"p99 {p99:.2f} s; {same}/{len(jobs)} replies equal the router's direct ones")
     print(f"router, batches of {args.clients} without HTTP: {router_tps:.1f} tokens/s")
