@@ -85,6 +85,20 @@ def test_the_judge_prefers_dpo_over_sft(run_05):
     assert run_05["dpo_kl"] > 0
 
 
+def test_every_gain_and_win_rate_compared_carries_an_interval(run_05):
+    for key in ("dpo_judge_gain", "dpo_win_rate", "ppo_judge_gain", "ppo_win_rate", "dpo_minus_ppo_judge_gain"):
+        value = run_05[key if key != "ppo_judge_gain" else "ppo_judge_gain_here"]
+        assert run_05[f"{key}_ci_low"] <= value <= run_05[f"{key}_ci_high"], key
+        assert run_05[f"{key}_ci_high"] - run_05[f"{key}_ci_low"] > 0, key  # a real interval, not a point
+
+
+def test_the_frontiers_best_point_is_examined_before_it_is_called_best(run_05):
+    # on `tiny` the highest judge score belongs to the runaway beta = 0 PPO policy (tens of nats
+    # from SFT), whose replies are surface hacks: the notebook must say so
+    assert run_05["frontier_best_kl"] > 2 * run_05["dpo_kl"]
+    assert run_05["frontier_best_is_hacked"]
+
+
 def test_the_frontier_has_measured_points_of_both_methods(run_05):
     assert run_05["frontier_dpo_points"] >= 3
     assert run_05["frontier_ppo_points"] >= 3
