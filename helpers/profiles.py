@@ -73,6 +73,7 @@ class Profile:
     style_max_new_tokens: int = 160
     style_dpo_sft_weight: float = 0.0  # > 0 adds an SFT term on the chosen text to the DPO loss (RPO)
     style_repetition_penalty: float = 1.0  # the router's greedy decoding
+    judge_model: str = SMALL_POLICY  # lesson 7's LLM judge: SmolLM2-135M-Instruct offline, or a hub name
 
     def with_overrides(self, **kw) -> "Profile":
         """A copy with some fields changed (e.g. a shorter run for a smoke test)."""
@@ -163,7 +164,8 @@ PROFILES: dict[str, Profile] = {
                      precision="fp16", use_cpu=False,  # a T4 has no bf16
                      # a GPU affords the full sizes `small` cuts for two cores (not yet run on a T4)
                      ppo_steps=40, ppo_batch_size=16, ppo_max_new_tokens=64, rl_baseline_prompts=None,
-                     rl_eval_prompts=None, dpo_eval_pairs=None, dpo_epochs=1.0, dpo_betas=(0.05, 0.1, 0.5), style_dpo_epochs=1.0),
+                     rl_eval_prompts=None, dpo_eval_pairs=None, dpo_epochs=1.0, dpo_betas=(0.05, 0.1, 0.5), style_dpo_epochs=1.0,
+                     judge_model="HuggingFaceTB/SmolLM2-1.7B-Instruct"),
     "gpu": Profile(
         name="gpu",
         policy_model="Qwen/Qwen2.5-7B-Instruct",  # a template TRL patches for assistant-only loss
@@ -181,6 +183,7 @@ PROFILES: dict[str, Profile] = {
         max_length=512,
         max_new_tokens=160,
         gen_batch_size=16,
+        judge_model="Qwen/Qwen2.5-7B-Instruct",
     ),
 }
 
