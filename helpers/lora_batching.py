@@ -50,9 +50,10 @@ def _grouped_forward(self, x, *args, adapter_names, **kwargs):
     adapted = [(name, start, stop) for name, start, stop in groups if name != BASE and name in self.lora_A]
     if not adapted:
         return result
-    sizes = {stop - start for _, start, stop in adapted}
+    size = adapted[0][2] - adapted[0][1]
     first, last = adapted[0][1], adapted[-1][2]
-    if len(sizes) == 1 and last - first == len(adapted) * sizes.pop() and x.dtype == result.dtype:
+    if (x.dtype == result.dtype and last - first == len(adapted) * size
+            and all(stop - start == size for _, start, stop in adapted)):
         # equal runs side by side (the fixed layout): one batched product for all adapters
         a, b = _stacked(self, tuple(name for name, _, _ in adapted))
         rows = x[first:last].reshape(len(adapted), -1, x.shape[-1])
