@@ -132,3 +132,47 @@ def train_reward_model(rows, profile: Profile, output_dir, seed: int, backbone: 
     trainer = quiet_trainer(RewardTrainer(model=model, args=config, train_dataset=rows, processing_class=tokenizer))
     trainer.train()
     return RewardModel(trainer.model, tokenizer, max_length=profile.rm_max_length), trainer
+
+
+# --- reading margins: standardised units and calibration (lesson 3) -------------------------
+
+def standardised_margins(chosen, rejected):
+    """Margins r(chosen) − r(rejected) in units of the standard deviation of all the scores
+    (chosen and rejected together): a Bradley–Terry reward has no fixed scale, this one does."""
+    import numpy as np
+
+    chosen, rejected = np.asarray(chosen, dtype=float), np.asarray(rejected, dtype=float)
+    spread = np.concatenate([chosen, rejected]).std()
+    if spread == 0:
+        raise ValueError("every score is the same: margins cannot be standardised")
+    return (chosen - rejected) / spread
+
+
+def fit_temperature(margins) -> float:
+    """Temperature scaling (Guo et al., 2017) for a Bradley–Terry model: the T that minimises the
+    log-loss −log σ(margin / T) of pairs whose chosen reply is known. T < 1: the raw σ(margin) is
+    under-confident; T > 1: over-confident. Searched over e^-6 … e^6."""
+    import numpy as np
+    from scipy.optimize import minimize_scalar
+
+    margins = np.asarray(margins, dtype=float)
+    if margins.size == 0:
+        raise ValueError("no margins to fit a temperature on")
+    found = minimize_scalar(lambda log_t: np.logaddexp(0.0, -margins / np.exp(log_t)).mean(),
+                            bounds=(-6.0, 6.0), method="bounded")
+    return float(np.exp(found.x))
+
+
+def cross_fitted_probabilities(margins, folds: int = 2, seed: int = 0):
+    """σ(margin / T) per pair, with T fitted on the *other* folds (so calibration is judged on
+    pairs the temperature never saw); returns (probabilities, one temperature per fold)."""
+    import numpy as np
+
+    margins = np.asarray(margins, dtype=float)
+    fold = np.random.default_rng(seed).permutation(len(margins)) % folds
+    probabilities, temperatures = np.empty(len(margins)), []
+    for k in range(folds):
+        temperature = fit_temperature(margins[fold != k])
+        probabilities[fold == k] = 1 / (1 + np.exp(-margins[fold == k] / temperature))
+        temperatures.append(temperature)
+    return probabilities, temperatures

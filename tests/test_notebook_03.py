@@ -22,6 +22,16 @@ def test_reward_model_is_accurate_on_held_out_pairs(run_03):
     assert records["judge_val_accuracy"] >= 0.85
 
 
+def test_the_reward_model_is_right_by_a_margin_and_its_confidence_is_calibrated(run_03):
+    records, _ = run_03
+    # margins in standard deviations of the RM's held-out scores (a Bradley-Terry RM has no scale)
+    assert records["rm_median_margin_sd"] >= 0.5
+    # raw sigmoid(margin) is badly under-confident; temperature scaling, fitted on the other half
+    # of the held-out pairs, brings the calibration error down by far more than its noise
+    assert records["rm_temperature"] < 1
+    assert records["rm_calibration_error_scaled"] < 0.5 * records["rm_calibration_error"]
+
+
 def test_counter_examples_fix_probe_failures(run_03):
     records, _ = run_03
     assert records["probe_pass_rate_after"] > records["probe_pass_rate_before"]

@@ -81,3 +81,32 @@ def test_sft_style_backbone_can_be_frozen_and_scored():
     tokenizer.padding_side = "right"
     scores = RewardModel(model, tokenizer).score(["my order is late"], ["We are sorry; it ships today."])
     assert len(scores) == 1
+
+
+# --- margins in standardised units, temperature scaling --------------------------------------
+
+def test_standardised_margins_do_not_depend_on_the_reward_scale():
+    import numpy as np
+
+    from helpers.rewards import standardised_margins
+
+    chosen, rejected = np.array([1.0, 2.0, 0.5]), np.array([0.0, 1.5, 1.0])
+    assert standardised_margins(chosen, rejected) == pytest.approx(standardised_margins(10 * chosen + 3, 10 * rejected + 3))
+    with pytest.raises(ValueError, match="cannot be standardised"):
+        standardised_margins([1.0, 1.0], [1.0, 1.0])
+
+
+def test_temperature_scaling_recovers_the_temperature_that_generated_the_labels():
+    import numpy as np
+
+    from helpers.rewards import cross_fitted_probabilities, fit_temperature
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, 4000)                       # the true log-odds that A is preferred
+    a_wins = rng.random(4000) < 1 / (1 + np.exp(-logits))
+    margins = np.where(a_wins, logits, -logits) * 0.25     # an RM whose margins are 4x too small
+    assert fit_temperature(margins) == pytest.approx(0.25, rel=0.1)
+    probabilities, temperatures = cross_fitted_probabilities(margins, folds=2, seed=0)
+    assert len(temperatures) == 2 and all(t == pytest.approx(0.25, rel=0.15) for t in temperatures)
+    # calibrated: the mean predicted probability of the chosen side matches how often it is right
+    assert probabilities.mean() == pytest.approx(np.mean(margins > 0), abs=0.1)
