@@ -86,3 +86,61 @@ def load_sft_policy(path, profile: Profile):
     else:
         model = models.load_causal_lm(path, profile)
     return model, tokenizer
+
+
+# --- held-out replies, saved by one lesson and rescored by another (lesson 5 -> lesson 7) -----
+
+REPLIES_FILE = "heldout_replies.json"
+
+
+def save_policy_replies(folder, prompts: list[str], policies: dict[str, dict[str, list]],
+                        baseline: str | None = None, treatment: str | None = None) -> Path:
+    """Write each policy's replies to the same held-out ``prompts`` (and per-reply scores, e.g.
+    ``{"SFT": {"replies": [...], "reward": [...]}}``) to ``folder/heldout_replies.json``, so a
+    later lesson can rescore them without generating again; ``baseline`` and ``treatment``, where
+    given, name the comparison the lesson drew (e.g. "SFT" and "DPO beta 0.1"). The file is an evaluation
+    output: a re-run of the lesson replaces it."""
+    import json
+
+    for role in (baseline, treatment):
+        if role is not None and role not in policies:
+            raise ValueError(f"{role!r} is not one of the policies {list(policies)}")
+    for name, columns in policies.items():
+        for column, values in columns.items():
+            if len(values) != len(prompts):
+                raise ValueError(f"policy {name!r}, {column!r}: {len(values)} values for {len(prompts)} prompts")
+    path = Path(folder) / REPLIES_FILE
+    clean = {name: {column: [v if isinstance(v, str) else float(v) for v in values]
+                    for column, values in columns.items()} for name, columns in policies.items()}
+    path.write_text(json.dumps({"prompts": list(prompts), "baseline": baseline, "treatment": treatment,
+                                "policies": clean}, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def load_policy_replies(artifacts_dir, lesson: str) -> dict | None:
+    """What :func:`save_policy_replies` wrote under ``artifacts_dir/<lesson>``, or None if the lesson
+    has not been run. A file that does not have that shape is refused with its path and the field."""
+    import json
+
+    path = Path(artifacts_dir) / lesson / REPLIES_FILE
+    if not path.exists():
+        return None
+    try:
+        found = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: line {err.lineno}: not valid JSON ({err.msg}); re-run notebooks/{lesson}.ipynb") from None
+    prompts = found.get("prompts") if isinstance(found, dict) else None
+    policies = found.get("policies") if isinstance(found, dict) else None
+    if not isinstance(prompts, list) or not isinstance(policies, dict) or not policies:
+        raise ValueError(f"{path}: needs a 'prompts' list and a non-empty 'policies' object")
+    for role in ("baseline", "treatment"):
+        if found.get(role) is not None and found[role] not in policies:
+            raise ValueError(f"{path}: field {role!r} must name one of the policies {list(policies)}")
+    for name, columns in policies.items():
+        replies = columns.get("replies") if isinstance(columns, dict) else None
+        if not isinstance(replies, list) or len(replies) != len(prompts):
+            raise ValueError(f"{path}: policy {name!r}: 'replies' must be a list of {len(prompts)} texts")
+        for column, values in columns.items():
+            if not isinstance(values, list) or len(values) != len(prompts):
+                raise ValueError(f"{path}: policy {name!r}, field {column!r}: needs {len(prompts)} values")
+    return found

@@ -66,6 +66,15 @@ def test_rloo_also_learns_from_the_same_reward(run_04):
     assert run_04["rloo_reward_gain"] > 0.3
 
 
+def test_ppo_and_rloo_are_compared_with_intervals(run_04):
+    for key in ("ppo_judge_gain_sd", "rloo_judge_gain_sd", "rloo_minus_ppo_judge_gain_sd"):
+        assert run_04[f"{key}_ci_low"] <= run_04[key] <= run_04[f"{key}_ci_high"], key
+        assert run_04[f"{key}_ci_high"] - run_04[f"{key}_ci_low"] > 0, key
+    # the difference is the gap between the two paired gains (same complaints, same SFT replies)
+    assert run_04["rloo_minus_ppo_judge_gain_sd"] == pytest.approx(
+        run_04["rloo_judge_gain_sd"] - run_04["ppo_judge_gain_sd"], abs=1e-6)
+
+
 def test_lesson_4_saves_its_policy_and_frontier(run_04, artifacts):
     out = artifacts / "artifacts" / "04_ppo_kl_penalty"
     assert (out / "ppo_policy" / "config.json").exists()
@@ -97,6 +106,16 @@ def test_the_frontiers_best_point_is_examined_before_it_is_called_best(run_05):
     # from SFT), whose replies are surface hacks: the notebook must say so
     assert run_05["frontier_best_kl"] > 2 * run_05["dpo_kl"]
     assert run_05["frontier_best_is_hacked"]
+
+
+def test_lesson_5_saves_its_held_out_replies_for_lesson_7(run_05, artifacts):
+    from helpers import upstream
+
+    saved = upstream.load_policy_replies(artifacts / "artifacts", "05_dpo")
+    assert saved["baseline"] == "SFT" and saved["treatment"].startswith("DPO beta")
+    for columns in saved["policies"].values():
+        assert set(columns) == {"replies", "reward", "judge"}
+    assert saved["policies"]["SFT"]["replies"] != saved["policies"][saved["treatment"]]["replies"]
 
 
 def test_the_frontier_has_measured_points_of_both_methods(run_05):
