@@ -32,8 +32,8 @@ import numpy as np
 from .judge_eval import both_orders_preference, consistent
 
 __all__ = ["Rubric", "POLITENESS", "EMPATHY", "SCALE", "PAIR_OPTIONS", "parse_option", "Backend", "LocalBackend",
-           "OpenAIBackend", "PointwiseJudge", "PairVerdict", "BothOrders", "PairwiseJudge", "judge_model_path",
-           "load_judge"]
+           "OpenAIBackend", "PointwiseJudge", "PairVerdict", "BothOrders", "PairwiseJudge", "ChoiceJudge",
+           "judge_model_path", "load_judge"]
 
 SCALE = ("1", "2", "3", "4", "5")
 PAIR_OPTIONS = ("A", "B")
@@ -451,6 +451,56 @@ class PairwiseJudge:
     def both_orders(self, prompt: str | None, a: str, b: str) -> PairVerdict:
         """:meth:`both_orders_many` for one pair."""
         return self.both_orders_many([prompt], [a], [b])[0]
+
+
+class ChoiceJudge:
+    """Which of several labelled descriptions fits a text best (e.g. which style a text is
+    written in): the judge's probability of each option's letter.
+
+    ``choices`` maps a label to its description. Each text is asked once per cyclic rotation
+    of the options (A, B, C, then B, C, A, ...) and the probabilities are mapped back to the
+    labels and averaged: a judge that favours the first-listed option cannot favour one label
+    through it (the multiple-choice form of asking a pair in both orders)."""
+
+    def __init__(self, backend: Backend, question: str, choices: dict[str, str], system: str = JUDGE_SYSTEM):
+        if not 2 <= len(choices) <= 26:
+            raise ValueError(f"a choice needs 2 to 26 options, got {len(choices)}")
+        self.backend, self.question, self.system = backend, question, system
+        self.labels, self.descriptions = list(choices), list(choices.values())
+        self.letters = tuple(chr(ord("A") + i) for i in range(len(choices)))
+
+    def __repr__(self) -> str:
+        return f"ChoiceJudge({self.backend!r}, {self.labels})"
+
+    def messages(self, text: str, order: Sequence[int]) -> list[dict]:
+        """Chat messages listing the options in ``order`` (indices into the labels) as A, B, ..."""
+        options = [f"{letter} = {self.descriptions[i]}" for letter, i in zip(self.letters, order)]
+        body = [self.question, "\n".join(options), f"Text:\n{text}",
+                f"Answer with one letter: {', '.join(self.letters[:-1])} or {self.letters[-1]}."]
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": "\n\n".join(body)}]
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """texts × labels: the mean over rotations of each label's probability (a row is NaN
+        where the judge gave no usable answer in some rotation)."""
+        texts, k = list(texts), len(self.labels)
+        orders = [[(start + j) % k for j in range(k)] for start in range(k)]
+        conversations = [self.messages(t, order) for order in orders for t in texts]
+        found = self.backend.option_probabilities_batch(conversations, self.letters)
+        total = np.zeros((len(texts), k))
+        for r, order in enumerate(orders):
+            for i in range(len(texts)):
+                answer = found[r * len(texts) + i]
+                if answer is None:
+                    total[i] = np.nan
+                    continue
+                for letter, label_index in zip(self.letters, order):
+                    total[i, label_index] += answer[letter]
+        return total / k
+
+    def predict(self, texts: Sequence[str]) -> list[str | None]:
+        """Per text, the label with the highest mean probability (None where unanswered)."""
+        return [None if np.isnan(row).any() else self.labels[int(np.argmax(row))]
+                for row in self.probabilities(texts)]
 
 
 # --- the profile's judge --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from helpers import get_profile, models
-from helpers.judge import (PAIR_OPTIONS, POLITENESS, SCALE, LocalBackend, OpenAIBackend, PairwiseJudge,
+from helpers.judge import (PAIR_OPTIONS, POLITENESS, SCALE, Backend, ChoiceJudge, LocalBackend, OpenAIBackend, PairwiseJudge,
                            PointwiseJudge, Rubric, judge_model_path, load_judge, parse_option)
 from helpers.judge_eval import consistent
 from helpers.service import create_app, load_router
@@ -124,6 +124,49 @@ def test_both_orders_swaps_the_second_answer_back(tiny):
     assert one.p_ab == pytest.approx(verdicts.p_ab[1]) and one.p_ba == pytest.approx(verdicts.p_ba[1])
     assert one.winner == ("tie" if not one.consistent else "a" if one.p_ab > 0.5 else "b")
     assert judge.prob_first_better(PROMPT, a[0], b[0]) == pytest.approx(verdicts.p_ab[0])
+
+
+class FirstListed(Backend):
+    """A judge that answers by position only: most of its probability on whatever is listed first."""
+
+    def option_probabilities_batch(self, conversations, options):
+        return [{o: (0.8 if i == 0 else 0.2 / (len(options) - 1)) for i, o in enumerate(options)} for _ in conversations]
+
+
+class ReadsTheText(Backend):
+    """A judge that answers by content: the letter of the option whose keyword is in the text."""
+
+    def option_probabilities_batch(self, conversations, options):
+        found = []
+        for messages in conversations:
+            user = messages[-1]["content"]
+            listed = [line.split(" = ", 1) for line in user.split("\n\n")[1].splitlines()]
+            text = user.split("Text:\n", 1)[1]
+            hit = [letter for letter, description in listed if description.split()[0] in text]
+            found.append(None if not hit else {o: float(o == hit[0]) for o in options})
+        return found
+
+
+CHOICES = {"news": "dateline and attribution", "ad": "hashtags and emoji", "feature": "scene and quotes"}
+
+
+def test_choice_rotations_cancel_a_pure_position_bias():
+    probabilities = ChoiceJudge(FirstListed(), "Which style?", CHOICES).probabilities(["any text", "another"])
+    assert probabilities == pytest.approx(np.full((2, 3), 1 / 3))
+
+
+def test_choice_judge_maps_letters_back_to_labels_in_every_rotation():
+    judge = ChoiceJudge(ReadsTheText(), "Which style?", CHOICES)
+    texts = ["a scene at dawn", "with hashtags #sale", "a dateline: LONDON", "nothing at all"]
+    assert judge.predict(texts) == ["feature", "ad", "news", None]
+    assert np.isnan(judge.probabilities(texts)[3]).all()
+    with pytest.raises(ValueError, match="2 to 26 options"):
+        ChoiceJudge(ReadsTheText(), "?", {"only": "one"})
+
+
+def test_choice_judge_on_a_real_backend_gives_distributions(tiny):
+    probabilities = ChoiceJudge(tiny, "Which style is this text written in?", CHOICES).probabilities(REPLIES[:2])
+    assert probabilities.shape == (2, 3) and probabilities.sum(1) == pytest.approx([1, 1])
 
 
 # --- the OpenAI backend: the workbook's style service (no logprobs) -------------------------
