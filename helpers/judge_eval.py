@@ -150,7 +150,8 @@ def share(flags, clusters=None, level: float = 0.95, n_boot: int = 2000, seed: i
     if clusters is not None:
         return bootstrap_ci(np.mean, flags, n_boot=n_boot, level=level, seed=seed, clusters=clusters)
     low, high = proportion_confint(flags.sum(), len(flags), alpha=1 - level, method="wilson")
-    return Estimate(float(flags.mean()), float(low), float(high))
+    value = float(flags.mean())  # at 0% or 100% Wilson's bound equals the share up to rounding: keep it inside
+    return Estimate(value, min(float(low), value), max(float(high), value))
 
 
 # --- agreement with humans ------------------------------------------------------------------

@@ -53,6 +53,8 @@ def test_share_uses_wilson_and_keeps_an_interval_at_100_percent():
     assert je.share([1] * 8 + [0] * 2) == pytest.approx((0.8, 0.4902, 0.9433), abs=1e-4)
     value, low, high = je.share([True] * 20)
     assert value == high == 1.0 and low == pytest.approx(0.8389, abs=1e-4)
+    for n in (3, 7, 10, 33):  # Wilson's bound at 0% and 100% lands a rounding error off; the share stays inside
+        assert je.share([1] * n).high == 1.0 and je.share([0] * n).low == 0.0
 
 
 def test_bootstrap_refuses_bad_input():

@@ -2,7 +2,7 @@
 
 On `tiny` (every test run) the whole lesson; on `small` (a real model, marker ``small``) the bars of
 the style adapters: each writes its own style on held-out sheets, the base does not, and each
-adapter's texts are about their own fact sheet."""
+adapter's texts are about their own fact sheet; and the A/B test's intervals are over texts."""
 import pytest
 from safetensors.torch import load_file
 
@@ -45,12 +45,39 @@ def test_mixed_batching_is_faster_than_single_calls(run_06):
     assert records["router_mixed_rps"] > records["router_single_rps"]
 
 
-def test_ab_test_finds_a_lift_and_peeking_inflates_false_alarms(run_06):
-    records, _ = run_06
+def _check_ab_test(records):
+    """What must hold for a sound A/B pipeline on any profile (whatever the lifts come out as)."""
+    assert records["ab_texts_per_arm"] == len(styles.load_style_sheets("test"))
+    covered = 0
     for style in STYLES:
-        assert records[f"ab_lift_ci_low_{style}"] > 0, style
-    assert records["single_look_false_positive_rate"] < 0.1
-    assert records["peeking_false_positive_rate"] > 2 * records["single_look_false_positive_rate"]
+        lift, low, high = (records[f"ab_lift_{k}{style}"] for k in ("", "ci_low_", "ci_high_"))
+        naive_low, naive_high = records[f"ab_lift_naive_ci_low_{style}"], records[f"ab_lift_naive_ci_high_{style}"]
+        boot_low, boot_high = records[f"ab_lift_bootstrap_ci_low_{style}"], records[f"ab_lift_bootstrap_ci_high_{style}"]
+        design_effect = records[f"ab_design_effect_{style}"]
+        assert low < lift < high and naive_low < lift < naive_high and boot_low < lift < boot_high, style
+        # thousands of readers per text: the texts' own appeal must show up as a design effect,
+        # and the interval over texts must be wider than the naive one by about its square root
+        assert design_effect > 2, (style, design_effect)
+        ratio = (high - low) / (naive_high - naive_low)
+        assert 0.7 * design_effect**0.5 < ratio < 1.6 * design_effect**0.5, (style, ratio, design_effect)
+        assert max(low, boot_low) < min(high, boot_high), style  # the two cluster intervals overlap
+        assert (records[f"ab_relative_lift_ci_low_{style}"] < records[f"ab_relative_lift_{style}"]
+                < records[f"ab_relative_lift_ci_high_{style}"]), style
+        assert records[f"ab_time_lift_ci_low_{style}"] < records[f"ab_time_lift_{style}"] < records[f"ab_time_lift_ci_high_{style}"]
+        assert 0 < records[f"ab_planned_power_{style}"] < 1
+        covered += low <= records[f"ab_true_lift_{style}"] <= high
+    assert covered >= 2, covered  # each 95% interval covers the simulated truth; missing two of three is a broken pipeline
+
+
+def test_ab_test_intervals_are_over_texts_and_peeking_inflates_false_alarms(run_06):
+    records, _ = run_06
+    _check_ab_test(records)
+    # on tiny the base model loops ("new new new ..."), which every reader leaves; the news and
+    # magazine adapters' texts loop less and carry their channel's markers
+    for style in ("news_brief", "feature_story"):
+        assert records[f"ab_true_lift_{style}"] > 0.005, style
+    assert records["single_look_false_positive_rate_ci_high"] < 0.1
+    assert records["peeking_false_positive_rate_ci_low"] > 2 * records["single_look_false_positive_rate_ci_high"]
 
 
 def test_three_adapters_saved_separately_and_different(run_06):
@@ -74,6 +101,29 @@ def test_three_adapters_saved_separately_and_different(run_06):
     assert len(set(replies)) == len(replies), replies
 
 
+def _check_intervals(records):
+    for name in STYLES + (GENERIC,):
+        key = f"style_accuracy_{name}"
+        assert records[f"{key}_ci_low"] <= records[key] <= records[f"{key}_ci_high"], key
+    for name in STYLES:
+        gap = records[f"content_gap_{name}"]
+        assert records[f"content_gap_{name}_ci_low"] <= gap <= records[f"content_gap_{name}_ci_high"], name
+        assert gap == pytest.approx(records[f"content_sim_{name}"] - records[f"content_sim_other_sheet_{name}"], abs=1e-3)
+
+
+def test_style_accuracy_and_content_gaps_carry_intervals(run_06):
+    _check_intervals(run_06[0])
+
+
+def test_lesson_6_saves_its_held_out_replies_for_lesson_7(run_06):
+    from helpers import upstream
+
+    _, adapters = run_06
+    saved = upstream.load_policy_replies(adapters.parent.parent, "06_multi_style_lora")
+    assert saved["baseline"] == GENERIC and set(saved["policies"]) == set(STYLES) | {GENERIC}
+    assert all(len(p["replies"]) == len(saved["prompts"]) for p in saved["policies"].values())
+
+
 @pytest.mark.small
 def test_small_adapters_write_their_style_and_the_base_does_not(records_06_small):
     r = records_06_small
@@ -88,3 +138,9 @@ def test_small_adapters_write_about_their_own_facts(records_06_small):
     for style in STYLES:
         gap = r[f"content_sim_{style}"] - r[f"content_sim_other_sheet_{style}"]
         assert gap >= 0.1, (style, gap)
+    _check_intervals(r)
+
+
+@pytest.mark.small
+def test_small_ab_test_intervals_are_over_texts(records_06_small):
+    _check_ab_test(records_06_small)
