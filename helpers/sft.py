@@ -67,3 +67,33 @@ def evaluate_replies(replies: list[str], emails: list[str], references: list[str
     if finished is not None:
         scores["stopped_share"] = float(np.mean(finished))
     return scores
+
+
+def per_reply_scores(replies: list[str], emails: list[str], references: list[str]) -> dict:
+    """Per reply, the scorecard's measures that have one value per reply: the rubric's parts and
+    overall score, fact recall, formality and length (numpy arrays, in the order of ``replies``)."""
+    import numpy as np
+
+    from . import style
+
+    rubric = style.reply_rubric(replies, emails, references)
+    scores = {f"rubric_{part}": np.array([r[part] for r in rubric], dtype=float)
+              for part in ("formal", "polite", "concise", "correct", "overall")}
+    scores["fact_recall"] = np.array(style.fact_recall(replies, emails, references), dtype=float)
+    scores["formality"] = np.array(style.formality_scores(replies), dtype=float)
+    scores["mean_words"] = np.array([len(r.split()) for r in replies], dtype=float)
+    return scores
+
+
+def paired_gains(base_replies: list[str], tuned_replies: list[str], emails: list[str], references: list[str],
+                 seed: int = 0) -> dict:
+    """Fine-tuned minus base, per measure of :func:`per_reply_scores`: the mean difference over
+    the same emails with a paired bootstrap interval (``helpers.judge_eval.Estimate``)."""
+    import numpy as np
+
+    from .judge_eval import bootstrap_ci
+
+    base = per_reply_scores(base_replies, emails, references)
+    tuned = per_reply_scores(tuned_replies, emails, references)
+    return {name: bootstrap_ci(lambda t, b: float(np.mean(t - b)), tuned[name], base[name], seed=seed)
+            for name in base}

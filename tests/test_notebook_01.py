@@ -37,6 +37,15 @@ def test_sft_moves_the_register_but_tiny_does_not_answer(records_01):
 
 
 @pytest.mark.notebook
+def test_every_gain_carries_a_paired_interval(records_01):
+    r = records_01
+    for name in ("fact_recall", "rubric_overall", "formality", "mean_words"):
+        assert r[f"{name}_gain_ci_low"] <= r[f"{name}_gain"] <= r[f"{name}_gain_ci_high"], name
+    assert r["formality_gain"] == pytest.approx(r["formality_sft"] - r["formality_base"], abs=1e-6)
+    assert r["formality_gain_ci_high"] > r["formality_gain_ci_low"]
+
+
+@pytest.mark.notebook
 def test_the_rubric_is_not_gamed_by_a_salutation(records_01):
     # the profile does not matter here: the stub and the references are scored, not the model
     r = records_01
@@ -57,6 +66,17 @@ def test_small_sft_answers_the_customer(records_01_small):
     assert r["fact_recall_sft"] - r["fact_recall_base"] >= 0.15, r
     assert r["rubric_sft"] - r["rubric_base"] >= 0.1, r
     assert r["mean_words_sft"] < r["mean_words_base"], r  # more concise: more of the facts in fewer words
+
+
+@pytest.mark.notebook
+@pytest.mark.small
+def test_small_sft_gains_carry_paired_intervals_that_exclude_zero(records_01_small):
+    r = records_01_small
+    for name in ("fact_recall", "rubric_overall", "formality", "mean_words", "rubric_formal", "rubric_concise"):
+        assert r[f"{name}_gain_ci_low"] <= r[f"{name}_gain"] <= r[f"{name}_gain_ci_high"], name
+    # the gain is the difference of the two means it is computed from
+    assert r["fact_recall_gain"] == pytest.approx(r["fact_recall_sft"] - r["fact_recall_base"], abs=1e-6)
+    assert r["fact_recall_gain_ci_low"] > 0 and r["mean_words_gain_ci_high"] < 0
 
 
 @pytest.mark.notebook
