@@ -139,6 +139,15 @@ def bootstrap_cis(statistic: Callable, *arrays, n_boot: int = 2000, level: float
     return _bootstrap(statistic, arrays, n_boot, level, seed, clusters, batched)
 
 
+def paired_difference(treated, baseline, scale: float = 1.0, clusters=None, n_boot: int = 2000,
+                      level: float = 0.95, seed: int = 0) -> Estimate:
+    """The mean of ``treated − baseline`` over paired rows (the same prompt, email or sheet on both
+    sides), divided by ``scale`` (e.g. the baseline's spread, for a gain in standard deviations),
+    with a bootstrap interval that resamples the pairs together."""
+    return bootstrap_ci(lambda t, b: float(np.mean(t - b)) / scale, np.asarray(treated, dtype=float),
+                        np.asarray(baseline, dtype=float), n_boot=n_boot, level=level, seed=seed, clusters=clusters)
+
+
 def share(flags, clusters=None, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:
     """The share of true flags: Wilson's score interval for independent rows, the cluster bootstrap
     with ``clusters``. (Wilson, unlike a percentile bootstrap, still gives an interval at 0% or 100%.)"""

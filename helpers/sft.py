@@ -89,11 +89,8 @@ def paired_gains(base_replies: list[str], tuned_replies: list[str], emails: list
                  seed: int = 0) -> dict:
     """Fine-tuned minus base, per measure of :func:`per_reply_scores`: the mean difference over
     the same emails with a paired bootstrap interval (``helpers.judge_eval.Estimate``)."""
-    import numpy as np
-
-    from .judge_eval import bootstrap_ci
+    from .judge_eval import paired_difference
 
     base = per_reply_scores(base_replies, emails, references)
     tuned = per_reply_scores(tuned_replies, emails, references)
-    return {name: bootstrap_ci(lambda t, b: float(np.mean(t - b)), tuned[name], base[name], seed=seed)
-            for name in base}
+    return {name: paired_difference(tuned[name], base[name], seed=seed) for name in base}

@@ -270,3 +270,14 @@ def test_plot_calibration(tmp_path):
     fig = je.plot_calibration(je.calibration_table(p, (p > 0.3).astype(int)), save_to=tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 0 and fig.axes[0].get_xlabel() == "confidence"
     assert not math.isnan(fig.axes[0].lines[1].get_ydata().sum())
+
+
+def test_paired_difference_is_the_mean_gain_resampled_by_pair():
+    rng = np.random.default_rng(0)
+    baseline = rng.normal(0, 1, 60)
+    treated = baseline + 0.5 + rng.normal(0, 0.1, 60)  # a clear gain, small noise around it
+    gain = je.paired_difference(treated, baseline, seed=1)
+    assert gain.value == pytest.approx(np.mean(treated - baseline))
+    assert 0.45 < gain.low < gain.value < gain.high < 0.55  # pairing removes the baseline's own spread
+    assert je.paired_difference(treated, baseline, scale=2.0, seed=1) == pytest.approx(tuple(x / 2 for x in gain))
+    assert je.paired_difference(treated, baseline, seed=1) == gain  # same seed, same interval
