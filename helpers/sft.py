@@ -52,17 +52,12 @@ def evaluate_replies(replies: list[str], emails: list[str], references: list[str
 
     from . import style
 
-    rubric = style.reply_rubric(replies, emails, references)
-    scores = {f"rubric_{part}": float(np.mean([r[part] for r in rubric]))
-              for part in ("formal", "polite", "concise", "correct", "overall")}
+    scores = {name: float(np.mean(values)) for name, values in per_reply_scores(replies, emails, references).items()}
     scores.update(
-        formality=float(np.mean(style.formality_scores(replies))),
         politeness=float(np.mean(style.politeness_scores(replies))),
-        fact_recall=float(np.mean(style.fact_recall(replies, emails, references))),
         content_sim=float(np.mean(style.content_similarity(replies, references))),
         perplexity=float(np.median(style.fluency_perplexity(replies))),
         distinct_2=style.distinct_n(replies, 2),
-        mean_words=float(np.mean([len(r.split()) for r in replies])),
     )
     if finished is not None:
         scores["stopped_share"] = float(np.mean(finished))
