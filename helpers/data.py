@@ -275,3 +275,35 @@ def load_graded_formality(path: str | Path | None = None) -> list[dict]:
 def load_politeness(path: str | Path | None = None) -> list[dict]:
     """Stack Exchange requests with five human politeness ratings each (Stanford Politeness Corpus)."""
     return load_jsonl(path or DATA_DIR / "politeness" / "stack_exchange.jsonl", POLITENESS_SCHEMA, unique="id")
+
+
+def boolean(value) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+
+
+REFUSAL_REQUEST_SCHEMA = {"id": text, "request": text, "reasonable": boolean, "policy": text,
+                          "split": one_of("train", "test")}
+REFUSAL_PAIR_SCHEMA = {**PREFERENCE_SCHEMA, "id": text, "kind": one_of("helpful_answer", "firm_refusal"),
+                       "split": one_of("train", "test")}
+
+
+def _split(rows: list[dict], split: str | None) -> list[dict]:
+    if split not in (None, "train", "test"):
+        raise ValueError(f"split must be 'train', 'test' or None (both), got {split!r}")
+    return [r for r in rows if split is None or r["split"] == split]
+
+
+def load_refusal_requests(split: str | None = None, path: str | Path | None = None) -> list[dict]:
+    """Lesson 8's refusal probes: customer requests labelled ``reasonable`` (help) or not (refuse)
+    under the store policy in the datasheet; ``split`` "train", "test" or None for both."""
+    rows = load_jsonl(path or DATA_DIR / "refusals" / "requests.jsonl", REFUSAL_REQUEST_SCHEMA, unique="id")
+    return _split(rows, split)
+
+
+def load_refusal_counterexamples(split: str | None = None, path: str | Path | None = None) -> list[dict]:
+    """Lesson 8's fix for the refusal trap: preference pairs whose chosen side is a helpful answer
+    to a reasonable request (``kind`` "helpful_answer") or a polite but firm refusal of an
+    unreasonable one ("firm_refusal")."""
+    rows = load_jsonl(path or DATA_DIR / "refusals" / "counterexamples.jsonl", REFUSAL_PAIR_SCHEMA, unique="id",
+                      row_check=distinct_sides)
+    return _split(rows, split)
