@@ -114,10 +114,13 @@ def main(argv=None) -> int:
     if args.command == "workbook":
         return subprocess.run([str(py), "scripts/run_workbook.py", "--profile", profile, "--out", args.out,
                                *args.extra], cwd=ROOT, env=env).returncode
-    if args.command == "benchmark":  # the model FLOP utilisation first, then every notebook
-        mfu = subprocess.run([str(py), "scripts/benchmark_mfu.py", "--profile", profile], cwd=ROOT, env=env)
-        return mfu.returncode or subprocess.run([str(py), "scripts/benchmark_notebooks.py", "--profile", profile,
-                                                 *args.extra], cwd=ROOT, env=env).returncode
+    if args.command == "benchmark":  # model FLOP utilisation, lesson 4's three RL methods, then every notebook
+        for script in ("scripts/benchmark_mfu.py", "scripts/benchmark_online_rl.py"):
+            code = subprocess.run([str(py), script, "--profile", profile], cwd=ROOT, env=env).returncode
+            if code:
+                return code
+        return subprocess.run([str(py), "scripts/benchmark_notebooks.py", "--profile", profile,
+                               *args.extra], cwd=ROOT, env=env).returncode
     if args.command == "lab":
         as_root = ["--allow-root"] if os.name == "posix" and os.geteuid() == 0 else []  # e.g. in a container
         return subprocess.run([str(py), "-m", "jupyter", "lab", *as_root, "notebooks/"], cwd=ROOT, env=env).returncode

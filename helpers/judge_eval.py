@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy import stats
 
-__all__ = ["Estimate", "bootstrap_ci", "bootstrap_cis", "share", "spearman",
+__all__ = ["Estimate", "bootstrap_ci", "bootstrap_cis", "paired_difference", "two_level_mean", "share", "spearman",
            "human_human_agreement", "judge_human_agreement", "AgreementReport", "compare_with_humans",
            "consistent", "both_orders_preference", "swap_consistency", "win_rate", "SwapReport", "swap_report",
            "LengthBias", "length_bias", "LengthControlled", "length_controlled_win_rate",
@@ -146,6 +146,31 @@ def paired_difference(treated, baseline, scale: float = 1.0, clusters=None, n_bo
     with a bootstrap interval that resamples the pairs together."""
     return bootstrap_ci(lambda t, b: float(np.mean(t - b)) / scale, np.asarray(treated, dtype=float),
                         np.asarray(baseline, dtype=float), n_boot=n_boot, level=level, seed=seed, clusters=clusters)
+
+
+def two_level_mean(matrix, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Estimate:
+    """The mean of a ``(runs, items)`` matrix, e.g. one row per training seed and one column per
+    held-out prompt, with a two-level bootstrap interval: each resample draws runs with replacement,
+    then items with replacement within each drawn run.
+
+    Both sources of spread count: a training run's luck (another seed, another policy) and the
+    choice of prompts. With one run the interval is the items' bootstrap alone, and says nothing of
+    seed-to-seed spread. Pass a difference of two matrices built from the same runs' seeds and the
+    same items to compare two methods paired.
+    """
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.size == 0:
+        raise ValueError(f"need a non-empty (runs, items) matrix, got shape {m.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie between 0 and 1, got {level!r}")
+    runs, items = m.shape
+    rng = np.random.default_rng(seed)
+    drawn_runs = rng.integers(0, runs, size=(n_boot, runs))
+    drawn_items = rng.integers(0, items, size=(n_boot, runs, items))
+    boots = m[drawn_runs[:, :, None], drawn_items].mean(axis=(1, 2))
+    alpha = (1 - level) / 2
+    low, high = np.quantile(boots, [alpha, 1 - alpha])
+    return Estimate(float(m.mean()), float(low), float(high))
 
 
 def share(flags, clusters=None, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Estimate:

@@ -27,6 +27,28 @@ def plot_training_curves(log_history: list[dict], keys=("loss",), title: str = "
     return _finish(fig, save_to)
 
 
+def plot_online_rl_curves(curves: dict, target_kl_per_token: float | None = None, title: str = "", save_to=None):
+    """Lesson 4: reward, per-token KL, entropy and reply length of several online RL runs against
+    the generated tokens so far, one panel per quantity, one line per run (frames from
+    ``helpers.online_rl.ppo_curve`` / ``trl_curve``); each curve is a 3-step rolling mean."""
+    import matplotlib.pyplot as plt
+
+    panels = [("reward", "reward (standardised)"), ("kl_per_token", "KL to SFT (nats per token)"),
+              ("entropy", "entropy (nats per token)"), ("length", "reply length (tokens)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(15, 3))
+    for ax, (key, label) in zip(axes, panels):
+        for name, frame in curves.items():
+            ax.plot(frame["tokens"] / 1000, frame[key].rolling(3, min_periods=1).mean(), label=name)
+        ax.set_title(label)
+        ax.set_xlabel("generated tokens (thousands)")
+    if target_kl_per_token is not None:
+        axes[1].axhline(target_kl_per_token, ls="--", color="grey", lw=1)
+    axes[0].legend()
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, save_to)
+
+
 def plot_before_after(metrics: dict[str, tuple[float, float]], labels=("base", "fine-tuned"),
                       title: str = "", save_to=None):
     """Grouped bars of each metric before and after (``{metric: (before, after)}``)."""

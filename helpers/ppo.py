@@ -47,6 +47,7 @@ class PPOConfig:
     lam: float = 0.95
     whiten_rewards: bool = False      # normalise per-token rewards within the batch (scale only)
     max_new_tokens: int = 48
+    min_new_tokens: int = 0           # > 0 only to benchmark replies of a fixed length (suppresses EOS)
     temperature: float = 1.0          # sampling and log-probabilities both use it (the policy *is* the tempered model)
     max_grad_norm: float = 1.0
     seed: int = 0
@@ -278,6 +279,7 @@ class PPOTrainer:
         self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.history: list[dict] = []
+        self.phase_seconds = {"generate": 0.0, "score": 0.0}
 
     @staticmethod
     def _frozen_copy(model):
@@ -311,6 +313,7 @@ class PPOTrainer:
         out = self.model.generate(input_ids=query_ids, attention_mask=query_mask, do_sample=True,
                                   temperature=self.config.temperature, top_p=1.0, top_k=0,
                                   max_new_tokens=self.config.max_new_tokens,
+                                  min_new_tokens=self.config.min_new_tokens,
                                   pad_token_id=self.tokenizer.pad_token_id,
                                   eos_token_id=self.tokenizer.eos_token_id)
         return out[:, query_ids.shape[1]:]
@@ -340,11 +343,15 @@ class PPOTrainer:
     def rollout(self, prompts: list) -> Batch:
         """Sample, score and evaluate one batch of prompts under the policy and the reference."""
         query_ids, query_mask = self.encode(prompts)
+        start = time.perf_counter()
         response_ids = self.sample(query_ids, query_mask)
+        self.phase_seconds["generate"] = time.perf_counter() - start
         mask = response_mask(response_ids, self.tokenizer.eos_token_id)
         # generate pads finished replies, so skipping special tokens leaves just the reply text
         responses = [t.strip() for t in self.tokenizer.batch_decode(response_ids, skip_special_tokens=True)]
+        start = time.perf_counter()
         scores = torch.tensor(self.score_fn(prompts, responses), dtype=torch.float32)
+        self.phase_seconds["score"] = time.perf_counter() - start
         logits, values = self.forward_reply(self.policy, query_ids, query_mask, response_ids, mask)
         logp = logprobs_of(logits, response_ids, self.config.temperature)
         entropy = entropy_of(logits, self.config.temperature)
@@ -369,12 +376,16 @@ class PPOTrainer:
         stats = {
             "reward": batch.scores.mean().item(),
             "kl": seq_kl,
+            "kl_per_token": masked_mean(kl, batch.mask).item(),  # TRL's unit, for lesson 4's common plot
             "non_score_reward": -beta * seq_kl,
             "beta": beta,
             "entropy": masked_mean(batch.entropy, batch.mask).item(),
             "length": batch.mask.sum(-1).mean().item(),
+            "tokens": batch.mask.sum().item(),  # generated this step (the budget lesson 4 compares methods on)
             **losses,
             "seconds": time.perf_counter() - start,
+            "seconds_generate": self.phase_seconds["generate"],
+            "seconds_score": self.phase_seconds["score"],
         }
         stats["step"] = len(self.history) + 1
         self.history.append(stats)
@@ -409,20 +420,28 @@ class PPOTrainer:
                 updates += 1
         return {k: v / updates for k, v in sums.items()}
 
-    def train(self, prompts: list, steps: int, log_every: int = 0, run_name: str | None = None) -> list[dict]:
+    def train(self, prompts: list, steps: int, log_every: int = 0, run_name: str | None = None,
+              max_generated_tokens: float | None = None) -> list[dict]:
         """Run ``steps`` PPO steps, cycling through ``prompts`` in a seeded shuffled order; each
-        step's statistics also go to the notebook's tracker (``helpers.tracking``), if any."""
+        step's statistics also go to the notebook's tracker (``helpers.tracking``), if any.
+
+        With ``max_generated_tokens``, stop early at the end of the step whose generated reply tokens
+        (summed over this call's steps) reach it, as ``helpers.online_rl.TokenBudget`` does for TRL."""
         from . import tracking
 
         order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(self.config.seed)).tolist()
         position = 0
         run = tracking.start_run(run_name or f"ppo-beta{self.config.beta:g}", asdict(self.config))
+        generated = 0.0
         for _ in range(steps):
+            if max_generated_tokens is not None and generated >= max_generated_tokens:
+                break
             chunk = []
             while len(chunk) < self.config.batch_size:
                 chunk.append(prompts[order[position % len(order)]])
                 position += 1
             stats = self.step(chunk)
+            generated += stats["tokens"]
             if run:
                 run.log(stats, stats["step"])
             if log_every and stats["step"] % log_every == 0:

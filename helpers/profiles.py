@@ -43,7 +43,7 @@ class Profile:
     rm_max_length: int = 320
     rm_freeze_layers: int = 0  # freeze the embeddings and the first N encoder layers
     eval_size: int | None = None  # None = the whole held-out split
-    # online RL (lesson 4): PPO and RLOO
+    # online RL (lesson 4): PPO, RLOO and GRPO
     ppo_steps: int = 40
     ppo_batch_size: int = 16
     ppo_mini_batch_size: int = 8  # rollouts per gradient update
@@ -56,6 +56,7 @@ class Profile:
     ppo_temperature: float = 0.7  # rollouts sample (and score log-probabilities) at this temperature
     rl_baseline_prompts: int | None = None  # lesson 4: training complaints that fix the reward's scale (None = all)
     rl_eval_prompts: int | None = None      # lessons 4-5: unseen complaints each policy answers (None = all)
+    rl_budget_seeds: int = 3                # lesson 4: training seeds of each method on the shared token budget
     dpo_eval_pairs: int | None = None       # lesson 5: held-out pairs for implicit-reward accuracy and probes (None = all)
     # DPO (lessons 5 and 6)
     dpo_learning_rate: float = 5e-6
@@ -105,6 +106,7 @@ SMALL = Profile(
     ppo_max_new_tokens=40,
     rl_baseline_prompts=48,
     rl_eval_prompts=24,
+    rl_budget_seeds=1,  # three methods x three seeds would be nine policies at about 3 min each
     dpo_eval_pairs=24,
     # lesson 5: a DPO step (8 pairs, policy and reference) takes about 23 s here: a quarter epoch
     # (81 of the 324 pairs) at one beta, at a rate that moves the policy in 11 steps (1e-4 moved
@@ -164,7 +166,7 @@ PROFILES: dict[str, Profile] = {
                      precision="fp16", use_cpu=False,  # a T4 has no bf16
                      # a GPU affords the full sizes `small` cuts for two cores (not yet run on a T4)
                      ppo_steps=40, ppo_batch_size=16, ppo_max_new_tokens=64, rl_baseline_prompts=None,
-                     rl_eval_prompts=None, dpo_eval_pairs=None, dpo_epochs=1.0, dpo_betas=(0.05, 0.1, 0.5), style_dpo_epochs=1.0,
+                     rl_eval_prompts=None, rl_budget_seeds=3, dpo_eval_pairs=None, dpo_epochs=1.0, dpo_betas=(0.05, 0.1, 0.5), style_dpo_epochs=1.0,
                      judge_model="HuggingFaceTB/SmolLM2-1.7B-Instruct"),
     "gpu": Profile(
         name="gpu",

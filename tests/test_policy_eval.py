@@ -1,11 +1,11 @@
-"""helpers.policy_eval, helpers.dpo's implicit rewards and helpers.rloo's reward wrapper, on the tiny base."""
+"""helpers.policy_eval, helpers.dpo's implicit rewards and helpers.online_rl's reward wrapper, on the tiny base."""
 import copy
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import dpo, get_profile, models, policy_eval, rloo, upstream
+from helpers import dpo, get_profile, models, online_rl, policy_eval, upstream
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_rloo_reward_function_passes_plain_text_to_the_scorer():
         seen["args"] = (prompts, replies)
         return [1.0] * len(prompts)
 
-    reward = rloo.reward_function(score)
+    reward = online_rl.reward_function(score)
     out = reward([[{"role": "user", "content": "hello"}]], [[{"role": "assistant", "content": " hi there "}]])
     assert out == [1.0] and seen["args"] == (["hello"], ["hi there"])
     assert reward.__name__ == "reward_model"

@@ -216,5 +216,17 @@ def test_lora_uses_the_disabled_adapter_as_reference():
 def test_a_seeded_run_is_reproducible():
     first = bandit(beta=0.1, steps=4, seed=3).history
     second = bandit(beta=0.1, steps=4, seed=3).history
-    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in first]
-    assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in second]
+    def strip(history):
+        return [{k: v for k, v in row.items() if not k.startswith("seconds")} for row in history]
+
+    assert strip(first) == strip(second)
+
+
+def test_a_token_budget_stops_the_run_at_the_step_that_reaches_it():
+    config = ppo.PPOConfig(beta=0.1, learning_rate=1e-2, batch_size=32, mini_batch_size=16, max_new_tokens=1)
+    trainer = BanditPPO(toy_model(), ToyTokenizer(), reward_target, config)
+    trainer.train(["q"] * 32, steps=10, max_generated_tokens=70)  # one-token replies: 32 tokens a step
+    assert [row["tokens"] for row in trainer.history] == [32, 32, 32]
+    row = trainer.history[-1]
+    assert 0 < row["seconds_generate"] + row["seconds_score"] < row["seconds"]
+    assert row["kl_per_token"] == pytest.approx(row["kl"], rel=1e-5)  # one token per reply

@@ -39,7 +39,7 @@ def test_small_and_colab_differ_only_in_model_precision_device_and_sizes():
     small, colab = asdict(PROFILES["small"]), asdict(PROFILES["colab"])
     differ = {k for k in small if small[k] != colab[k]}
     sizes = {"batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "eval_size",
-             "ppo_steps", "ppo_batch_size", "ppo_max_new_tokens", "rl_baseline_prompts", "rl_eval_prompts", "dpo_eval_pairs",
+             "ppo_steps", "ppo_batch_size", "ppo_max_new_tokens", "rl_baseline_prompts", "rl_eval_prompts", "rl_budget_seeds", "dpo_eval_pairs",
              "dpo_epochs", "dpo_betas", "style_dpo_epochs"}
     assert differ <= {"name", "policy_model", "judge_model", "precision", "use_cpu"} | sizes, differ
     assert {"name", "policy_model", "precision", "use_cpu"} <= differ
