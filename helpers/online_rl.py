@@ -111,16 +111,6 @@ def train_online(method: str, model, tokenizer, score_fn, prompts: list[str], pr
     return trainer
 
 
-def train_rloo(model, tokenizer, score_fn, prompts, profile, output_dir, seed, **kwargs):
-    """``train_online("rloo", ...)``."""
-    return train_online("rloo", model, tokenizer, score_fn, prompts, profile, output_dir, seed, **kwargs)
-
-
-def train_grpo(model, tokenizer, score_fn, prompts, profile, output_dir, seed, **kwargs):
-    """``train_online("grpo", ...)``."""
-    return train_online("grpo", model, tokenizer, score_fn, prompts, profile, output_dir, seed, **kwargs)
-
-
 def time_generation(model, timer: dict) -> None:
     """Add the seconds ``model.generate`` takes to ``timer["generate"]`` (the benchmark's split of a
     step into generation, scoring and the rest)."""
