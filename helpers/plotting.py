@@ -27,7 +27,7 @@ def plot_training_curves(log_history: list[dict], keys=("loss",), title: str = "
     return _finish(fig, save_to)
 
 
-def plot_online_rl_curves(curves: dict, target_kl_per_token: float | None = None, title: str = "", save_to=None):
+def plot_online_rl_curves(curves: dict, title: str = "", save_to=None):
     """Lesson 4: reward, per-token KL, entropy and reply length of several online RL runs against
     the generated tokens so far, one panel per quantity, one line per run (frames from
     ``helpers.online_rl.ppo_curve`` / ``trl_curve``); each curve is a 3-step rolling mean."""
@@ -41,8 +41,6 @@ def plot_online_rl_curves(curves: dict, target_kl_per_token: float | None = None
             ax.plot(frame["tokens"] / 1000, frame[key].rolling(3, min_periods=1).mean(), label=name)
         ax.set_title(label)
         ax.set_xlabel("generated tokens (thousands)")
-    if target_kl_per_token is not None:
-        axes[1].axhline(target_kl_per_token, ls="--", color="grey", lw=1)
     axes[0].legend()
     if title:
         fig.suptitle(title)
