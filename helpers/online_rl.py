@@ -10,8 +10,9 @@ as ``helpers.ppo``, and the generated-token budget lesson 4 compares all three o
   to the reference; TRL's ``beta`` defaults to 0, so it is set explicitly.
 
 All three generate, score and update, but one reply of PPO costs a value head and two epochs of
-minibatches, where RLOO and GRPO need two replies per prompt: a fair comparison holds the
-**number of generated tokens** fixed (``TokenBudget``), not the number of steps.
+minibatches, where RLOO and GRPO need a group of replies per prompt (lesson 4: the profile's
+``rl_group_size``): a fair comparison holds the **number of generated tokens** fixed
+(``TokenBudget``), not the number of steps.
 """
 from __future__ import annotations
 
@@ -73,11 +74,12 @@ class TokenBudget(TrainerCallback):
 
 def train_online(method: str, model, tokenizer, score_fn, prompts: list[str], profile: Profile, output_dir,
                  seed: int, steps: int, beta: float, learning_rate: float, batch_size: int = 16,
-                 num_generations: int = 2, max_new_tokens: int = 48, temperature: float = 1.0,
+                 num_generations: int = 4, max_new_tokens: int = 48, temperature: float = 1.0,
                  max_generated_tokens: float | None = None, peft_config=None, callbacks=None, timer=None,
                  **overrides):
     """Run TRL's ``RLOOTrainer`` or ``GRPOTrainer`` (``method`` "rloo" or "grpo") for ``steps`` steps
-    of ``batch_size`` completions, or fewer if ``max_generated_tokens`` is reached first.
+    of ``batch_size`` completions (``batch_size / num_generations`` prompts, ``num_generations``
+    replies each), or fewer if ``max_generated_tokens`` is reached first.
 
     Returns the trainer; ``trainer.token_budget`` (a ``TokenBudget``) holds the tokens generated
     and the steps taken. With ``peft_config`` (LoRA profiles) TRL trains an adapter and uses the
@@ -91,6 +93,9 @@ def train_online(method: str, model, tokenizer, score_fn, prompts: list[str], pr
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    if num_generations < 2 or batch_size % num_generations:
+        raise ValueError(f"num_generations ({num_generations}) must be at least 2 and divide batch_size ({batch_size}): "
+                         "every prompt's group of replies is in one step")
     config_class, trainer_class = {"rloo": (RLOOConfig, RLOOTrainer), "grpo": (GRPOConfig, GRPOTrainer)}[method]
     set_seed(seed)
     dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in prompts])

@@ -57,6 +57,8 @@ class Profile:
     rl_baseline_prompts: int | None = None  # lesson 4: training complaints that fix the reward's scale (None = all)
     rl_eval_prompts: int | None = None      # lessons 4-5: unseen complaints each policy answers (None = all)
     rl_budget_seeds: int = 3                # lesson 4: training seeds of each method on the shared token budget
+    rl_group_size: int = 4                  # lesson 4: replies RLOO and GRPO sample per complaint (divides ppo_batch_size;
+                                            # measured on `small`: with 2, GRPO's reward fell; with 4 it rose)
     dpo_eval_pairs: int | None = None       # lesson 5: held-out pairs for implicit-reward accuracy and probes (None = all)
     # DPO (lessons 5 and 6)
     dpo_learning_rate: float = 5e-6

@@ -3,10 +3,16 @@
     python scripts/benchmark_online_rl.py [--artifacts artifacts] [--steps 6] [--profile tiny]
 
 All three start from lesson 1's SFT model and score with lesson 3's reward model (built here
-through helpers.upstream if missing), with the profile's replies per step (``ppo_batch_size``),
+through helpers.upstream if missing), with the profile's replies per step (``ppo_batch_size``; for
+RLOO and GRPO in groups of ``rl_group_size`` per prompt),
 reply length, temperature and beta, and LoRA where the profile uses it, as in lesson 4. A step is
 generation + scoring + the update (for PPO the update includes the policy, reference and value
 forward passes). The first step of each is a warm-up and not counted.
+
+PPO runs twice: with the profile's ``ppo_epochs`` (what lesson 4 trains; each epoch is a forward
+and backward pass over every reply) and with one epoch, which does the same passes over the batch
+as RLOO and GRPO do (one update, plus the reference pass): the first compares what the lesson pays,
+the second the implementations.
 
 Two passes. **As trained**: each method's replies have the lengths its training gives them (under
 a KL penalty PPO's replies on `tiny` shrink within a few steps), which is what lesson 4 pays.
@@ -16,12 +22,15 @@ the cost per generated token compares the methods' compute, not their reply leng
 
 Prints, per pass and method: seconds per step, generated tokens per step, milliseconds per
 generated token, and the share of a step spent generating, scoring and in the rest (forward
-passes and the update); then PPO's cost per generated token as a multiple of RLOO's and GRPO's,
-all measured in this run.
+passes and the update); then each PPO run's cost per generated token as a multiple of RLOO's and
+GRPO's, all measured in this run.
 """
 from __future__ import annotations
 
 import argparse
+
+
+PPO = "PPO (helpers.ppo)"
 
 
 def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
@@ -34,16 +43,18 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
 
     n = P.ppo_max_new_tokens if fixed_length else 0
     rows = {}
-    model, tokenizer = upstream.load_sft_policy(sft_path, P)
-    if P.use_lora:
-        from peft import get_peft_model
-        model = get_peft_model(model, models.lora_config(P))
-    trainer = ppo.PPOTrainer(model, tokenizer, rm.score, ppo.PPOConfig.from_profile(P, target_kl=None, min_new_tokens=n))
-    trainer.train(prompts, steps + 1)
-    timed = trainer.history[1:]
-    rows["PPO (helpers.ppo)"] = {key: sum(r[field] for r in timed) for key, field in
-                                 (("seconds", "seconds"), ("tokens", "tokens"), ("generate", "seconds_generate"),
-                                  ("score", "seconds_score"))}
+    for name, epochs in ((PPO, P.ppo_epochs), ("PPO, 1 epoch", 1)):
+        model, tokenizer = upstream.load_sft_policy(sft_path, P)
+        if P.use_lora:
+            from peft import get_peft_model
+            model = get_peft_model(model, models.lora_config(P))
+        config = ppo.PPOConfig.from_profile(P, target_kl=None, min_new_tokens=n, ppo_epochs=epochs)
+        trainer = ppo.PPOTrainer(model, tokenizer, rm.score, config)
+        trainer.train(prompts, steps + 1)
+        timed = trainer.history[1:]
+        rows[name] = {key: sum(r[field] for r in timed) for key, field in
+                      (("seconds", "seconds"), ("tokens", "tokens"), ("generate", "seconds_generate"),
+                       ("score", "seconds_score"))}
 
     class StepClock(TrainerCallback):
         """Seconds of each step, and the generation and scoring seconds accumulated by its end."""
@@ -64,8 +75,9 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
         model, _ = upstream.load_sft_policy(sft_path, P)
         run = online_rl.train_online(method, model, tokenizer, rm.score, prompts, P, f"/tmp/benchmark_{method}", 0,
                                      steps=steps + 1, beta=P.ppo_beta, learning_rate=P.ppo_learning_rate,
-                                     batch_size=P.ppo_batch_size, max_new_tokens=P.ppo_max_new_tokens,
-                                     temperature=P.ppo_temperature, peft_config=models.lora_config(P),
+                                     batch_size=P.ppo_batch_size, num_generations=P.rl_group_size,
+                                     max_new_tokens=P.ppo_max_new_tokens, temperature=P.ppo_temperature,
+                                     peft_config=models.lora_config(P),
                                      callbacks=[clock], timer=timer,
                                      **({"generation_kwargs": {"min_new_tokens": n}} if n else {}))
         rest = clock.steps[1:]
@@ -85,8 +97,9 @@ def report(title: str, rows: dict, steps: int) -> None:
               f"{1000 * r['seconds'] / r['tokens']:>10.1f}{r['generate'] / r['seconds']:>10.0%}"
               f"{r['score'] / r['seconds']:>8.0%}{rest / r['seconds']:>7.0%}")
     per_token = {name: r["seconds"] / r["tokens"] for name, r in rows.items()}
-    print(f"PPO's cost per generated token: {per_token['PPO (helpers.ppo)'] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
-          f"{per_token['PPO (helpers.ppo)'] / per_token['GRPO (TRL)']:.2f}x GRPO's")
+    for name in (PPO, "PPO, 1 epoch"):
+        print(f"{name}: cost per generated token {per_token[name] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
+              f"{per_token[name] / per_token['GRPO (TRL)']:.2f}x GRPO's")
 
 
 def main() -> None:

@@ -164,9 +164,9 @@ def test_small_ppo_rloo_and_grpo_raise_the_reward_on_unseen_complaints(run_04_sm
     assert 0.5 < r["ppo_final_kl"] < 1.5 * r["ppo_target_kl"], r   # moved, and inside the band
     assert r["ppo_large_final_kl"] < 0.5 * r["ppo_final_kl"], r    # a large beta holds the policy close
     assert r["eval_reward_ppo"] > r["eval_reward_sft"] and r["eval_judge_ppo"] > r["eval_judge_sft"], r
-    assert r["eval_reward_rloo"] > r["eval_reward_sft"] and r["eval_judge_rloo"] > r["eval_judge_sft"], r
-    assert r["rloo_heldout_reward_gain_sd_ci_low"] > 0, r
-    for method in ("rloo", "grpo"):   # GRPO moves as far, but did not gain at this budget (README)
+    for method in ("rloo", "grpo"):   # groups of 4 replies per complaint (with 2, GRPO's reward fell)
+        assert r[f"eval_reward_{method}"] > r["eval_reward_sft"] and r[f"eval_judge_{method}"] > r["eval_judge_sft"], r
+        assert r[f"{method}_heldout_reward_gain_sd_ci_low"] > 0 and r[f"{method}_judge_gain_sd_ci_low"] > 0, r
         assert 0.5 < r[f"{method}_final_kl"] < 1.5 * r["ppo_target_kl"], r   # per reply, inside the same band
     assert r["budget_leader"] in ("PPO", "RLOO", "GRPO", "tie"), r
     assert r["small_beta_hack_rate"] <= 0.1, r

@@ -32,6 +32,13 @@ def test_unknown_methods_are_refused():
         online_rl.train_online("ppo", None, None, None, [], None, "/tmp/x", 0, steps=1, beta=0.1, learning_rate=1e-3)
 
 
+@pytest.mark.parametrize("num_generations", [1, 3])
+def test_groups_that_do_not_fill_a_step_are_refused(num_generations):
+    with pytest.raises(ValueError, match="divide batch_size"):
+        online_rl.train_online("rloo", None, None, None, [], None, "/tmp/x", 0, steps=1, beta=0.1, learning_rate=1e-3,
+                               batch_size=8, num_generations=num_generations)
+
+
 def test_two_level_mean_counts_seed_to_seed_spread():
     rng = np.random.default_rng(0)
     items = rng.normal(size=(1, 30))
