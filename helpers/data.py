@@ -307,3 +307,21 @@ def load_refusal_counterexamples(split: str | None = None, path: str | Path | No
     rows = load_jsonl(path or DATA_DIR / "refusals" / "counterexamples.jsonl", REFUSAL_PAIR_SCHEMA, unique="id",
                       row_check=distinct_sides)
     return _split(rows, split)
+
+
+CONSTITUTION_SCHEMA = {"id": text, "name": text, "principle": text, "critique_request": text,
+                       "revision_request": text, "violation": text, "revision": text}
+
+
+def _revision_differs(row: dict):
+    """A worked example whose revision is its violation teaches no principle."""
+    if row["violation"].strip() == row["revision"].strip():
+        return "revision", "is the same text as 'violation'"
+    return None
+
+
+def load_constitution(path: str | Path | None = None) -> list[dict]:
+    """Lesson 9's style constitution: one principle a row, with the critique and revision requests
+    a model is given and a worked example (a reply that breaks the principle, and its revision)."""
+    return load_jsonl(path or DATA_DIR / "constitution" / "principles.jsonl", CONSTITUTION_SCHEMA,
+                      unique="id", row_check=_revision_differs)
