@@ -193,13 +193,15 @@ class BudgetComparison:
     """Per method: ``estimates[method][measure]`` (an ``Estimate``), ``table`` (one row per method),
     and the method with the most reward per 1,000 generated tokens: ``leader`` if its interval
     against every other method's excludes 0, else ``None`` with the statistically tied methods in
-    ``tied``; ``differences[(a, b)]`` is a − b of that measure, paired by seed and complaint."""
+    ``tied``; ``differences[(a, b)]`` is a − b of that measure, paired by seed and complaint, and
+    ``judge_differences[(a, b)]`` the same for the held-out judge's gain."""
 
     estimates: dict
     table: object
     leader: str | None
     tied: list
     differences: dict
+    judge_differences: dict
 
 
 def _by_method(runs: list[BudgetRun]) -> dict[str, list[BudgetRun]]:
@@ -230,9 +232,12 @@ def compare_on_budget(runs: list[BudgetRun], threads: int, n_boot: int = 2000, s
 
     mats = {m: matrices(rs) for m, rs in groups.items()}
     estimates = {m: {k: two_level_mean(v, n_boot=n_boot, seed=seed) for k, v in ms.items()} for m, ms in mats.items()}
+    def paired(key):
+        return {(a, b): two_level_mean(mats[a][key] - mats[b][key], n_boot=n_boot, seed=seed)
+                for a in mats for b in mats if a != b}
+
     key = "reward_gain_per_ktok"
-    differences = {(a, b): two_level_mean(mats[a][key] - mats[b][key], n_boot=n_boot, seed=seed)
-                   for a in mats for b in mats if a != b}
+    differences = paired(key)
     best = max(mats, key=lambda m: estimates[m][key].value)
     tied = [best] + [m for m in mats if m != best and differences[(best, m)].low <= 0]
     leader = best if len(tied) == 1 else None
@@ -245,4 +250,4 @@ def compare_on_budget(runs: list[BudgetRun], threads: int, n_boot: int = 2000, s
             row[k] = e.value
             row[f"{k} 95% CI"] = f"[{e.low:+.4g}, {e.high:+.4g}]"
         rows[m] = row
-    return BudgetComparison(estimates, pd.DataFrame(rows).T, leader, tied, differences)
+    return BudgetComparison(estimates, pd.DataFrame(rows).T, leader, tied, differences, paired("judge_gain"))

@@ -9,10 +9,10 @@ reply length, temperature and beta, and LoRA where the profile uses it, as in le
 generation + scoring + the update (for PPO the update includes the policy, reference and value
 forward passes). The first step of each is a warm-up and not counted.
 
-PPO runs twice: with the profile's ``ppo_epochs`` (what lesson 4 trains; each epoch is a forward
-and backward pass over every reply) and with one epoch, which does the same passes over the batch
-as RLOO and GRPO do (one update, plus the reference pass): the first compares what the lesson pays,
-the second the implementations.
+PPO runs with the profile's ``ppo_epochs`` (what lesson 4 trains; each epoch is a forward and
+backward pass over every reply) and, where that is more than one, again with one epoch, which does
+the same passes over the batch as RLOO and GRPO do (one update, plus the reference pass): the first
+compares what the lesson pays, the second the implementations.
 
 Two passes. **As trained**: each method's replies have the lengths its training gives them (under
 a KL penalty PPO's replies on `tiny` shrink within a few steps), which is what lesson 4 pays.
@@ -31,6 +31,12 @@ import argparse
 
 
 PPO = "PPO (helpers.ppo)"
+ONE_EPOCH = "PPO, 1 epoch"
+
+
+def ppo_runs(P) -> dict[str, int]:
+    """The PPO rows and their epochs: the lesson's, and one epoch where the lesson makes more."""
+    return {PPO: P.ppo_epochs, **({ONE_EPOCH: 1} if P.ppo_epochs > 1 else {})}
 
 
 def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
@@ -43,7 +49,7 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
 
     n = P.ppo_max_new_tokens if fixed_length else 0
     rows = {}
-    for name, epochs in ((PPO, P.ppo_epochs), ("PPO, 1 epoch", 1)):
+    for name, epochs in ppo_runs(P).items():
         model, tokenizer = upstream.load_sft_policy(sft_path, P)
         if P.use_lora:
             from peft import get_peft_model
@@ -88,7 +94,7 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
     return rows
 
 
-def report(title: str, rows: dict, steps: int) -> None:
+def report(title: str, rows: dict, steps: int, P) -> None:
     print(f"\n{title}")
     print(f"{'method':<20}{'s/step':>8}{'tokens/step':>13}{'ms/token':>10}{'generate':>10}{'score':>8}{'rest':>7}")
     for name, r in rows.items():
@@ -97,8 +103,8 @@ def report(title: str, rows: dict, steps: int) -> None:
               f"{1000 * r['seconds'] / r['tokens']:>10.1f}{r['generate'] / r['seconds']:>10.0%}"
               f"{r['score'] / r['seconds']:>8.0%}{rest / r['seconds']:>7.0%}")
     per_token = {name: r["seconds"] / r["tokens"] for name, r in rows.items()}
-    for name in (PPO, "PPO, 1 epoch"):
-        print(f"{name}: cost per generated token {per_token[name] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
+    for name, epochs in ppo_runs(P).items():
+        print(f"{name} ({epochs} epoch{'s' if epochs > 1 else ''} of {P.ppo_mini_batch_size}-reply minibatches): cost per generated token {per_token[name] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
               f"{per_token[name] / per_token['GRPO (TRL)']:.2f}x GRPO's")
 
 
@@ -123,7 +129,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, {args.steps} timed steps each (after one warm-up step)")
     for title, fixed in (("as trained (each method's own reply lengths):", False),
                          (f"same batch (every reply exactly {P.ppo_max_new_tokens} tokens):", True)):
-        report(title, measure(P, sft_path, rm, prompts, args.steps, fixed), args.steps)
+        report(title, measure(P, sft_path, rm, prompts, args.steps, fixed), args.steps, P)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Notebook 06 executed headless: three LoRA style adapters on one base, the router, the A/B test.
 
-On `tiny` (every test run) the whole lesson; on `small` (a real model, marker ``small``) the bars of
+On `tiny` (every test run) the whole lesson; on `small` (a real model, markers ``small`` and
+``long``: about 11 minutes, so CI leaves it to ``tasks.py test --profile small``) the bars of
 the style adapters: each writes its own style on held-out sheets, the base does not, and each
 adapter's texts are about their own fact sheet; and the A/B test's intervals are over texts."""
 import pytest
@@ -125,6 +126,7 @@ def test_lesson_6_saves_its_held_out_replies_for_lesson_7(run_06):
 
 
 @pytest.mark.small
+@pytest.mark.long
 def test_small_adapters_write_their_style_and_the_base_does_not(records_06_small):
     r = records_06_small
     accuracies = {s: r[f"style_accuracy_{s}"] for s in STYLES}
@@ -133,6 +135,7 @@ def test_small_adapters_write_their_style_and_the_base_does_not(records_06_small
 
 
 @pytest.mark.small
+@pytest.mark.long
 def test_small_adapters_write_about_their_own_facts(records_06_small):
     r = records_06_small
     for style in STYLES:
@@ -142,5 +145,6 @@ def test_small_adapters_write_about_their_own_facts(records_06_small):
 
 
 @pytest.mark.small
+@pytest.mark.long
 def test_small_ab_test_intervals_are_over_texts(records_06_small):
     _check_ab_test(records_06_small)

@@ -73,6 +73,11 @@ def test_the_comparison_names_a_leader_only_when_its_intervals_allow():
     assert result.estimates["PPO"]["reward_gain_per_cpu_s"].value == pytest.approx(
         result.estimates["PPO"]["reward_gain"].value / 20)
     assert set(result.table.index) == {"PPO", "RLOO"} and "reward_gain_per_ktok 95% CI" in result.table
+    judge = result.judge_differences[("PPO", "RLOO")]  # of the judge's gains, not the reward's
+    assert judge.low < judge.value < judge.high
+    assert judge.value == pytest.approx(result.estimates["PPO"]["judge_gain"].value
+                                        - result.estimates["RLOO"]["judge_gain"].value)
+    assert judge.value == pytest.approx(-result.judge_differences[("RLOO", "PPO")].value)
 
 
 def test_the_same_gain_over_more_tokens_is_worth_less_per_token():
