@@ -180,11 +180,17 @@ def load_formality_sentences(path: str | Path | None = None) -> list[dict]:
     return load_jsonl(path or DATA_DIR / "formality" / "sentences.jsonl", FORMALITY_SCHEMA, unique="text")
 
 
-def distinct_sides(row: dict):
-    """A preference pair whose two replies are the same text teaches nothing (and biases nothing)."""
-    if row["chosen"].strip() == row["rejected"].strip():
-        return "rejected", "is the same text as 'chosen'"
-    return None
+def differing(first: str, second: str):
+    """A row check: the field ``second`` must not repeat the text of ``first`` (the error names ``second``)."""
+    def check(row: dict):
+        if row[first].strip() == row[second].strip():
+            return second, f"is the same text as '{first}'"
+        return None
+    return check
+
+
+# a preference pair whose two replies are the same text teaches nothing (and biases nothing)
+distinct_sides = differing("chosen", "rejected")
 
 
 def load_preferences(path: str | Path) -> list[dict]:
@@ -313,15 +319,9 @@ CONSTITUTION_SCHEMA = {"id": text, "name": text, "principle": text, "critique_re
                        "revision_request": text, "violation": text, "revision": text}
 
 
-def _revision_differs(row: dict):
-    """A worked example whose revision is its violation teaches no principle."""
-    if row["violation"].strip() == row["revision"].strip():
-        return "revision", "is the same text as 'violation'"
-    return None
-
-
 def load_constitution(path: str | Path | None = None) -> list[dict]:
     """Lesson 9's style constitution: one principle a row, with the critique and revision requests
     a model is given and a worked example (a reply that breaks the principle, and its revision)."""
+    # a worked example whose revision is its violation teaches no principle
     return load_jsonl(path or DATA_DIR / "constitution" / "principles.jsonl", CONSTITUTION_SCHEMA,
-                      unique="id", row_check=_revision_differs)
+                      unique="id", row_check=differing("violation", "revision"))

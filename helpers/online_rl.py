@@ -232,6 +232,7 @@ def compare_on_budget(runs: list[BudgetRun], threads: int, n_boot: int = 2000, s
 
     mats = {m: matrices(rs) for m, rs in groups.items()}
     estimates = {m: {k: two_level_mean(v, n_boot=n_boot, seed=seed) for k, v in ms.items()} for m, ms in mats.items()}
+
     def paired(key):
         return {(a, b): two_level_mean(mats[a][key] - mats[b][key], n_boot=n_boot, seed=seed)
                 for a in mats for b in mats if a != b}

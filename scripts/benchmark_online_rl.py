@@ -104,7 +104,8 @@ def report(title: str, rows: dict, steps: int, P) -> None:
               f"{r['score'] / r['seconds']:>8.0%}{rest / r['seconds']:>7.0%}")
     per_token = {name: r["seconds"] / r["tokens"] for name, r in rows.items()}
     for name, epochs in ppo_runs(P).items():
-        print(f"{name} ({epochs} epoch{'s' if epochs > 1 else ''} of {P.ppo_mini_batch_size}-reply minibatches): cost per generated token {per_token[name] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
+        schedule = f"{epochs} epoch{'s' if epochs > 1 else ''} of {P.ppo_mini_batch_size}-reply minibatches"
+        print(f"{name} ({schedule}): cost per generated token {per_token[name] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
               f"{per_token[name] / per_token['GRPO (TRL)']:.2f}x GRPO's")
 
 
