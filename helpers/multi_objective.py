@@ -72,3 +72,164 @@ def add_soup(model, adapters: tuple[str, str], weight: float, name: str | None =
     model.add_weighted_adapter([first, second], [1.0 - weight, weight], name, combination_type="cat")
     model.set_adapter(name)
     return name
+
+
+# --- best-of-n: trading the objectives off at inference time, on one pool of samples -----------
+
+def _pool(first, second) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"need two (samples, prompts) arrays of one shape, got {a.shape} and {b.shape}")
+    return a, b
+
+
+def _picked(scores: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    return scores[choice, np.arange(scores.shape[1])]
+
+
+def weighted_choice(first, second, weight: float) -> np.ndarray:
+    """Per prompt, the sample maximising ``(1 - weight) * first + weight * second``: best-of-n under
+    a weighted reward sum. ``first``/``second``: ``(samples, prompts)`` scores on comparable scales."""
+    a, b = _pool(first, second)
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must lie in [0, 1], got {weight!r}")
+    return np.argmax((1.0 - weight) * a + weight * b, axis=0)
+
+
+def constrained_choice(first, second, threshold: float, iterations: int = 60):
+    """Maximise the mean of ``first`` subject to the mean of ``second`` being at least ``threshold``,
+    through its Lagrangian: each prompt takes the sample maximising ``first + lam * second``, and
+    the multiplier ``lam >= 0`` is the smallest that makes the picks feasible. The picks' mean of
+    ``second`` never falls as ``lam`` grows, so ``lam`` is found by bisection (the dual has one
+    variable). Returns ``(choice, lam, met)``; if no ``lam`` is feasible (``threshold`` above the
+    best reachable mean), the most professional picks and ``met`` False."""
+    a, b = _pool(first, second)
+
+    def picks(lam):
+        return np.argmax(a + lam * b, axis=0)
+
+    def feasible(lam):
+        return _picked(b, picks(lam)).mean() >= threshold
+
+    if feasible(0.0):
+        return picks(0.0), 0.0, True
+    high = 1.0
+    while not feasible(high) and high < 1e6:
+        high *= 2
+    if not feasible(high):
+        return np.argmax(b, axis=0), float(high), False
+    low = 0.0
+    for _ in range(iterations):
+        mid = (low + high) / 2
+        low, high = (low, mid) if feasible(mid) else (mid, high)
+    return picks(high), float(high), True
+
+
+def mean_point(first, second, choice) -> tuple[float, float]:
+    """The two objectives' means over prompts for one pick per prompt."""
+    a, b = _pool(first, second)
+    return float(_picked(a, choice).mean()), float(_picked(b, choice).mean())
+
+
+def self_similarity(embeddings) -> float:
+    """Mean cosine similarity between the replies to *different* prompts (one reply each): near 1
+    when every reply reads the same whatever was asked ("style collapse")."""
+    e = np.asarray(embeddings, dtype=float)
+    if len(e) < 2:
+        raise ValueError("need replies to at least two prompts")
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
+    sims = e @ e.T
+    return float((sims.sum() - np.trace(sims)) / (len(e) * (len(e) - 1)))
+
+
+# --- the two objectives' adapters (lesson 8's soups) -------------------------------------------
+
+OBJECTIVE_SOURCES = {
+    "warm": "the chosen (empathetic) replies of data/empathy_pairs",
+    "professional": "the formal replies of data/formal_emails",
+}
+
+
+def objective_rows(objective: str, n: int, seed: int) -> list[dict]:
+    """``n`` SFT rows (``messages``) that teach one objective: warm replies from the empathy pairs'
+    chosen side, or formal ones from lesson 1's emails; a seeded sample of the training split."""
+    from . import data
+    from .seeding import subsample
+
+    if objective == "warm":
+        rows = [{"messages": [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["chosen"]}]}
+                for r in data.load_empathy_pairs("train")]
+    elif objective == "professional":
+        rows = [{"messages": r["messages"]} for r in data.load_formal_emails("train")]
+    else:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {list(OBJECTIVE_SOURCES)}")
+    if n > len(rows):
+        raise ValueError(f"{n} rows asked for {objective!r}, but its source has {len(rows)}")
+    return subsample(rows, n, seed)
+
+
+def train_objective_adapter(objective: str, sft_path, profile, output_dir, seed: int):
+    """A LoRA adapter for one objective, trained by SFT on top of lesson 1's model (same rows,
+    steps and rate for either objective, from the profile's ``mo_*`` fields). Returns the trainer;
+    ``trainer.model`` is the PEFT model with the adapter as ``"default"``."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from . import models
+    from .seeding import set_seed
+    from .sft import sft_config
+    from .trl_configs import quiet_trainer
+    from .upstream import load_sft_policy
+
+    set_seed(seed)
+    model, tokenizer = load_sft_policy(sft_path, profile)
+    args = sft_config(profile, output_dir, seed, num_train_epochs=profile.mo_adapter_epochs,
+                      learning_rate=profile.mo_adapter_learning_rate)
+    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
+                         train_dataset=Dataset.from_list(objective_rows(objective, profile.mo_adapter_rows, seed)),
+                         peft_config=models.lora_config(profile, always=True))
+    quiet_trainer(trainer).train()
+    trainer.model.eval()
+    return trainer
+
+
+def load_two_adapters(sft_path, adapters: dict, profile):
+    """Lesson 1's model with both saved objective adapters loaded under their names
+    (``{"warm": path, "professional": path}``), ready for :func:`add_soup`."""
+    from peft import PeftModel
+
+    from .upstream import load_sft_policy
+
+    (first, first_path), (second, second_path) = adapters.items()
+    model, tokenizer = load_sft_policy(sft_path, profile)
+    model = PeftModel.from_pretrained(model, str(first_path), adapter_name=first)
+    model.load_adapter(str(second_path), adapter_name=second)
+    model.eval()
+    return model, tokenizer
+
+
+# --- intervals for the lesson's comparisons ----------------------------------------------------
+
+def spearman_interval(first, second, seed: int, n_boot: int = 1000, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Spearman correlation of two score lists and a bootstrap interval over the pairs."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 3:
+        raise ValueError(f"need two score lists of one length (at least 3), got {a.shape} and {b.shape}")
+    rng = np.random.default_rng(seed)
+    boots = [spearmanr(a[i], b[i])[0] for i in (rng.integers(0, len(a), len(a)) for _ in range(n_boot))]
+    low, high = np.nanquantile(boots, [alpha / 2, 1 - alpha / 2])
+    return float(spearmanr(a, b)[0]), float(low), float(high)
+
+
+def paired_difference_interval(before, after, seed: int, n_boot: int = 2000, alpha: float = 0.05):
+    """Mean of ``after - before`` over paired items (e.g. refused or not, per request) and a
+    bootstrap interval over the items."""
+    d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    if d.ndim != 1 or len(d) == 0:
+        raise ValueError("need two paired, non-empty lists of one length")
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(axis=1)
+    low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return float(d.mean()), float(low), float(high)

@@ -76,6 +76,13 @@ class Profile:
     style_max_new_tokens: int = 160
     style_dpo_sft_weight: float = 0.0  # > 0 adds an SFT term on the chosen text to the DPO loss (RPO)
     style_repetition_penalty: float = 1.0  # the router's greedy decoding
+    # multi-objective alignment (lesson 8): best-of-n pools, and the two soup adapters (SFT, LoRA)
+    mo_eval_requests: int | None = None  # held-out customer requests every method answers (None = all 50)
+    mo_samples: int = 4                  # replies sampled per request for best-of-n
+    mo_max_new_tokens: int = 96
+    mo_adapter_rows: int = 64            # training replies per objective's adapter (the same for both)
+    mo_adapter_epochs: float = 1.0
+    mo_adapter_learning_rate: float = 5e-4
     judge_model: str = SMALL_POLICY  # lesson 7's LLM judge: SmolLM2-135M-Instruct offline, or a hub name
 
     def with_overrides(self, **kw) -> "Profile":
@@ -161,6 +168,10 @@ PROFILES: dict[str, Profile] = {
         style_max_new_tokens=72,
         style_dpo_sft_weight=1.0,  # plain DPO drives a 2M model into gibberish (both texts unlikely)
         style_repetition_penalty=1.15,  # greedy decoding of a 2M model loops ("new new new ...")
+        mo_eval_requests=24,
+        mo_max_new_tokens=48,
+        mo_adapter_rows=32,
+        mo_adapter_learning_rate=1e-2,
     ),
     "small": SMALL,
     # `colab` is `small` on a T4: another model name, precision and device, nothing else

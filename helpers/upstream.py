@@ -47,9 +47,19 @@ def judge_rows(rows: list[dict], seed: int, share: float = 0.7) -> list[dict]:
     return [rows[i] for i in sorted(idx)]
 
 
+def reward_model_rows(artifacts_dir) -> tuple[list[dict], list[dict]]:
+    """Lesson 3's final recipe's training rows: the preference pairs (lesson 2's export, or the
+    shipped pairs; Likert-derived pairs left out) and the reward-hacking counter-examples."""
+    from . import preferences, probes
+
+    train = [{k: r[k] for k in ("prompt", "chosen", "rejected")}
+             for r in preferences.load_preferences_for_training(artifacts_dir, "train") if r.get("source") != "likert"]
+    return train, probes.counter_examples(train, per_probe=20)
+
+
 def reward_model_paths(artifacts_dir, profile: Profile, seed: int, built_by: str) -> tuple[Path, Path]:
     """Lesson 3's reward model and held-out judge; trained here (lesson 3's final recipe) if missing."""
-    from . import preferences, probes, rewards
+    from . import rewards
 
     base = Path(artifacts_dir)
     rm_path, judge_path = base.joinpath(*RM_DIR), base.joinpath(*JUDGE_DIR)
@@ -57,9 +67,7 @@ def reward_model_paths(artifacts_dir, profile: Profile, seed: int, built_by: str
         return rm_path, judge_path
     print(f"{rm_path.parent} is incomplete: training lesson 3's reward model and judge here "
           "(run notebooks/03_reward_model.ipynb for the full lesson)")
-    train = [{k: r[k] for k in ("prompt", "chosen", "rejected")}
-             for r in preferences.load_preferences_for_training(artifacts_dir, "train") if r.get("source") != "likert"]
-    extra = probes.counter_examples(train, per_probe=20)
+    train, extra = reward_model_rows(artifacts_dir)
     for path, rows, run_seed in ((rm_path, train, seed), (judge_path, judge_rows(train, seed), seed + 1000)):
         if not (path / "config.json").exists():
             model, _ = rewards.train_reward_model(rows + extra, profile, path.parent / f"{path.name}_run", run_seed)

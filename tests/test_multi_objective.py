@@ -81,3 +81,65 @@ def test_a_soup_never_overwrites_an_adapter():
         mo.add_soup(model, ("friendly", "formal"), 0.5)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         mo.add_soup(model, ("friendly", "professional"), 1.5)
+
+
+# --- best-of-n on a pool of (samples, prompts) scores ---------------------------------------
+
+WARM = np.array([[0.9, 0.1], [0.5, 0.6], [0.1, 0.9]])   # 3 samples x 2 prompts
+PROF = np.array([[0.1, 0.8], [0.6, 0.5], [0.9, 0.2]])
+
+
+def test_the_weighted_choice_moves_from_one_objective_to_the_other():
+    assert mo.weighted_choice(WARM, PROF, 0.0).tolist() == [0, 2]   # warmest per prompt
+    assert mo.weighted_choice(WARM, PROF, 1.0).tolist() == [2, 0]   # most professional per prompt
+    assert mo.weighted_choice(WARM, PROF, 0.5)[0] == 1              # with both counting, the balanced reply wins
+    with pytest.raises(ValueError, match="weight"):
+        mo.weighted_choice(WARM, PROF, 1.5)
+    with pytest.raises(ValueError, match="one shape"):
+        mo.weighted_choice(WARM, PROF[:, :1], 0.5)
+
+
+def test_the_constrained_choice_is_the_warmest_pick_that_meets_the_threshold():
+    # every combination of picks, brute force: the best mean warmth with mean professionalism >= 0.55
+    best = max(((i, j) for i in range(3) for j in range(3) if (PROF[i, 0] + PROF[j, 1]) / 2 >= 0.55),
+               key=lambda c: WARM[c[0], 0] + WARM[c[1], 1])
+    choice, lam, met = mo.constrained_choice(WARM, PROF, 0.55)
+    assert met and lam > 0
+    assert (WARM[choice, [0, 1]]).sum() == pytest.approx(WARM[best, [0, 1]].sum())
+    assert mo.mean_point(WARM, PROF, choice)[1] >= 0.55
+
+
+def test_a_slack_constraint_costs_nothing_and_an_impossible_one_is_reported():
+    choice, lam, met = mo.constrained_choice(WARM, PROF, 0.0)
+    assert met and lam == 0.0 and choice.tolist() == [0, 2]
+    choice, lam, met = mo.constrained_choice(WARM, PROF, 0.95)   # the best reachable mean is 0.85
+    assert not met and choice.tolist() == [2, 0]
+
+
+def test_self_similarity_is_one_for_identical_replies_and_lower_for_different_ones():
+    same = np.tile([[1.0, 2.0, 0.5]], (4, 1))
+    assert mo.self_similarity(same) == pytest.approx(1.0)
+    assert mo.self_similarity(np.eye(3)) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        mo.self_similarity(np.ones((1, 3)))
+
+
+def test_intervals_cover_their_estimates_and_catch_a_real_change():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=80)
+    rho, low, high = mo.spearman_interval(a, a + rng.normal(scale=0.3, size=80), seed=0)
+    assert low <= rho <= high and low > 0.7
+    before, after = np.ones(40), np.r_[np.zeros(30), np.ones(10)]
+    change, low, high = mo.paired_difference_interval(before, after, seed=0)
+    assert change == pytest.approx(-0.75) and low <= change <= high < 0
+
+
+def test_objective_rows_are_equal_sized_chat_rows_from_the_named_sources():
+    warm, professional = mo.objective_rows("warm", 16, 0), mo.objective_rows("professional", 16, 0)
+    assert len(warm) == len(professional) == 16
+    assert all([m["role"] for m in r["messages"]][-1] == "assistant" for r in warm + professional)
+    assert mo.objective_rows("warm", 16, 0) == warm                   # seeded
+    with pytest.raises(ValueError, match="unknown objective"):
+        mo.objective_rows("witty", 4, 0)
+    with pytest.raises(ValueError, match="has"):
+        mo.objective_rows("professional", 10_000, 0)
