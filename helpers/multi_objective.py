@@ -207,29 +207,3 @@ def load_two_adapters(sft_path, adapters: dict, profile):
     model.eval()
     return model, tokenizer
 
-
-# --- intervals for the lesson's comparisons ----------------------------------------------------
-
-def spearman_interval(first, second, seed: int, n_boot: int = 1000, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Spearman correlation of two score lists and a bootstrap interval over the pairs."""
-    from scipy.stats import spearmanr
-
-    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 3:
-        raise ValueError(f"need two score lists of one length (at least 3), got {a.shape} and {b.shape}")
-    rng = np.random.default_rng(seed)
-    boots = [spearmanr(a[i], b[i])[0] for i in (rng.integers(0, len(a), len(a)) for _ in range(n_boot))]
-    low, high = np.nanquantile(boots, [alpha / 2, 1 - alpha / 2])
-    return float(spearmanr(a, b)[0]), float(low), float(high)
-
-
-def paired_difference_interval(before, after, seed: int, n_boot: int = 2000, alpha: float = 0.05):
-    """Mean of ``after - before`` over paired items (e.g. refused or not, per request) and a
-    bootstrap interval over the items."""
-    d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
-    if d.ndim != 1 or len(d) == 0:
-        raise ValueError("need two paired, non-empty lists of one length")
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(axis=1)
-    low, high = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    return float(d.mean()), float(low), float(high)

@@ -124,16 +124,6 @@ def test_self_similarity_is_one_for_identical_replies_and_lower_for_different_on
         mo.self_similarity(np.ones((1, 3)))
 
 
-def test_intervals_cover_their_estimates_and_catch_a_real_change():
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=80)
-    rho, low, high = mo.spearman_interval(a, a + rng.normal(scale=0.3, size=80), seed=0)
-    assert low <= rho <= high and low > 0.7
-    before, after = np.ones(40), np.r_[np.zeros(30), np.ones(10)]
-    change, low, high = mo.paired_difference_interval(before, after, seed=0)
-    assert change == pytest.approx(-0.75) and low <= change <= high < 0
-
-
 def test_objective_rows_are_equal_sized_chat_rows_from_the_named_sources():
     warm, professional = mo.objective_rows("warm", 16, 0), mo.objective_rows("professional", 16, 0)
     assert len(warm) == len(professional) == 16
