@@ -61,7 +61,7 @@ def ensure_env() -> Path:
 
 
 def ensure_browser() -> None:
-    """Debian's Chromium for the browser test (tests/test_browser.py): installed with apt-get
+    """Debian's Chromium for the browser test (tests/notebooks/test_browser.py): installed with apt-get
     when this runs as root and none is there; otherwise the test says how to get it."""
     import shutil
 
@@ -77,7 +77,7 @@ def ensure_browser() -> None:
 
 def offline_env() -> dict:
     sys.path.insert(0, str(ROOT))
-    from helpers import runtime  # standard library only: importable before .venv exists
+    from helpers.core import runtime  # standard library only: importable before .venv exists
 
     return {**runtime.environment(), **os.environ}
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import facts
-from .generation import generate
+from helpers.core.generation import generate
+from helpers.metrics import facts
 
 CRITIC_SYSTEM = ("You review customer-support replies for Larkmoor against one principle of its style "
                  "constitution. Answer in one or two sentences.")

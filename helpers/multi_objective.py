@@ -16,6 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers.core import data, models
+from helpers.core.seeding import set_seed, subsample
+from helpers.core.trl_configs import quiet_trainer
+from helpers.sft import sft_config
+from helpers.workbook.upstream import load_sft_policy
+
 
 def pareto_front(points, maximise=(True, True)) -> np.ndarray:
     """Indices of the non-dominated rows of an ``(n, 2)`` array, ordered by the first objective.
@@ -153,8 +159,6 @@ OBJECTIVE_SOURCES = {
 def objective_rows(objective: str, n: int, seed: int) -> list[dict]:
     """``n`` SFT rows (``messages``) that teach one objective: warm replies from the empathy pairs'
     chosen side, or formal ones from lesson 1's emails; a seeded sample of the training split."""
-    from . import data
-    from .seeding import subsample
 
     if objective == "warm":
         rows = [{"messages": [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["chosen"]}]}
@@ -175,12 +179,6 @@ def train_objective_adapter(objective: str, sft_path, profile, output_dir, seed:
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from . import models
-    from .seeding import set_seed
-    from .sft import sft_config
-    from .trl_configs import quiet_trainer
-    from .upstream import load_sft_policy
-
     set_seed(seed)
     model, tokenizer = load_sft_policy(sft_path, profile)
     args = sft_config(profile, output_dir, seed, num_train_epochs=profile.mo_adapter_epochs,
@@ -197,8 +195,6 @@ def load_two_adapters(sft_path, adapters: dict, profile):
     """Lesson 1's model with both saved objective adapters loaded under their names
     (``{"warm": path, "professional": path}``), ready for :func:`add_soup`."""
     from peft import PeftModel
-
-    from .upstream import load_sft_policy
 
     (first, first_path), (second, second_path) = adapters.items()
     model, tokenizer = load_sft_policy(sft_path, profile)

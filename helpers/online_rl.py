@@ -1,4 +1,4 @@
-"""TRL's online RL trainers, RLOO and GRPO, on the same reward model, prompts and KL coefficient
+"""Lesson 4's other online RL trainers, TRL's RLOO and GRPO, on the same reward model, prompts and KL coefficient
 as ``helpers.ppo``, and the generated-token budget lesson 4 compares all three on.
 
 * **RLOO** (REINFORCE leave-one-out) samples ``num_generations`` replies per prompt and uses the
@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 from transformers import TrainerCallback
 
-from .profiles import Profile
+from helpers.core.profiles import Profile
+from helpers.core.seeding import set_seed
+from helpers.core.trl_configs import quiet_trainer, trl_config
+from helpers.metrics.judge_eval import two_level_mean
 
 METHODS = ("rloo", "grpo")
 
@@ -52,7 +55,7 @@ class TokenBudget(TrainerCallback):
     """Stop a TRL online trainer once it has generated ``max_tokens`` completion tokens.
 
     TRL logs the mean completion length of each generation batch (``completions/mean_length``,
-    logged every step by ``helpers.trl_configs``); times ``replies_per_step`` that is the step's
+    logged every step by ``helpers.core.trl_configs``); times ``replies_per_step`` that is the step's
     generated tokens. ``tokens`` is the running total, ``steps`` the steps taken. The run stops at
     the end of the step that reaches the budget, so it overshoots by less than one step.
     """
@@ -87,9 +90,6 @@ def train_online(method: str, model, tokenizer, score_fn, prompts: list[str], pr
     """
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
-
-    from .seeding import set_seed
-    from .trl_configs import quiet_trainer, trl_config
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -219,8 +219,6 @@ def compare_on_budget(runs: list[BudgetRun], threads: int, n_boot: int = 2000, s
     seconds × ``threads``), with two-level bootstrap intervals over seeds and complaints
     (``judge_eval.two_level_mean``); the leader on gain per 1,000 tokens is named only from intervals."""
     import pandas as pd
-
-    from .judge_eval import two_level_mean
 
     groups = _by_method(runs)
 

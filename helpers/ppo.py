@@ -1,4 +1,4 @@
-"""PPO with a KL penalty, in one readable module (TRL 1.x no longer ships a PPO trainer).
+"""PPO with a KL penalty (lesson 4), in one readable module (TRL 1.x no longer ships a PPO trainer).
 
 The algorithm of Ziegler et al. (2019) and InstructGPT, as TRL's old ``PPOTrainer`` ran it.
 One ``PPOTrainer.step`` is:
@@ -27,6 +27,10 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from helpers.core import tracking
+from helpers.core.generation import to_messages
+from helpers.core.logprobs import is_peft, lm_forward, logprobs_of
 
 
 @dataclass
@@ -82,12 +86,6 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) 
     if not shift_mean:
         whitened = whitened + mean
     return whitened * mask
-
-
-def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """log p(token) under ``softmax(logits / temperature)``, per position."""
-    logp = F.log_softmax(logits / temperature, dim=-1)
-    return torch.gather(logp, -1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
 def entropy_of(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -222,22 +220,6 @@ class PolicyWithValueHead(nn.Module):
         return out.logits.float(), self.value_head(hidden).squeeze(-1).float()
 
 
-def lm_forward(model, input_ids, attention_mask, logits_to_keep: int = 0, **kw):
-    """A forward pass whose position ids follow the left padding, as ``generate`` computes them.
-
-    ``logits_to_keep=n`` computes the LM head at the last n positions only: a reply's tokens are
-    predicted there, and the 49k-word head over the prompt's positions would be a fifth of the
-    forward pass's FLOPs on `small` for logits nobody reads.
-    """
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    return model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                 logits_to_keep=logits_to_keep, **kw)
-
-
-def is_peft(model) -> bool:
-    return hasattr(model, "disable_adapter") and hasattr(model, "peft_config")
-
-
 # ---------------------------------------------------------------------------------------------
 # The trainer
 # ---------------------------------------------------------------------------------------------
@@ -297,7 +279,6 @@ class PPOTrainer:
     # -- rollout ---------------------------------------------------------------------------------
     def encode(self, prompts: list) -> tuple[torch.Tensor, torch.Tensor]:
         """Chat-format and left-pad the prompts (user strings or message lists)."""
-        from .generation import to_messages
 
         texts = [self.tokenizer.apply_chat_template(to_messages(p), tokenize=False, add_generation_prompt=True)
                  for p in prompts]
@@ -423,11 +404,10 @@ class PPOTrainer:
     def train(self, prompts: list, steps: int, log_every: int = 0, run_name: str | None = None,
               max_generated_tokens: float | None = None) -> list[dict]:
         """Run ``steps`` PPO steps, cycling through ``prompts`` in a seeded shuffled order; each
-        step's statistics also go to the notebook's tracker (``helpers.tracking``), if any.
+        step's statistics also go to the notebook's tracker (``helpers.core.tracking``), if any.
 
         With ``max_generated_tokens``, stop early at the end of the step whose generated reply tokens
         (summed over this call's steps) reach it, as ``helpers.online_rl.TokenBudget`` does for TRL."""
-        from . import tracking
 
         order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(self.config.seed)).tolist()
         position = 0

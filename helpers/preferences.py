@@ -1,4 +1,4 @@
-"""From ratings to preference pairs: Likert -> pairwise, majority vote, position bias, leniency.
+"""From ratings to preference pairs (lesson 2): Likert -> pairwise, majority vote, position bias, leniency.
 
 Output rows follow TRL's preference format: ``prompt``, ``chosen``, ``rejected`` (+ ``margin``).
 """
@@ -8,6 +8,9 @@ from collections import Counter, defaultdict
 from itertools import combinations
 
 import numpy as np
+
+from helpers.core.checkpoints import save_atomically
+from helpers.core.data import load_empathy_pairs
 
 
 def mean_scores(ratings: list[dict], trait: str) -> dict[str, float]:
@@ -169,7 +172,6 @@ def to_preference_dataset(pairs: list[dict]):
 
 def save_preferences(dataset, path):
     """Save an exported preference set with ``save_to_disk``; an earlier export is kept aside."""
-    from .checkpoints import save_atomically
 
     return save_atomically(path, lambda folder: dataset.save_to_disk(str(folder)))
 
@@ -183,8 +185,6 @@ def load_preferences_for_training(artifacts_dir, split: str = "train"):
     from pathlib import Path
 
     from datasets import Dataset, load_from_disk
-
-    from .data import load_empathy_pairs
 
     exported = Path(artifacts_dir) / "02_preference_labeling" / "empathy_preferences"
     if split == "train" and (exported / "dataset_info.json").exists():

@@ -16,10 +16,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from helpers.core.data import load_refusal_counterexamples
+from helpers.metrics.style import cached_embed, embed
+
 
 def refusal_training_data(split: str = "train") -> tuple[list[str], list[int]]:
     """Replies that refuse (1) or do not (0), from the counter-example pairs of one split."""
-    from .data import load_refusal_counterexamples
 
     texts, labels = [], []
     for row in load_refusal_counterexamples(split):
@@ -56,8 +58,6 @@ def refusal_scorer():
     a firm refusal that offers alternatives reads much like a helpful answer)."""
     from sklearn.linear_model import LogisticRegression
 
-    from .style import cached_embed
-
     texts, labels = refusal_training_data("train")
     features = np.hstack([cached_embed(texts), cue_features(texts)])
     return LogisticRegression(C=1.0, max_iter=3000).fit(features, np.asarray(labels))
@@ -65,7 +65,6 @@ def refusal_scorer():
 
 def refusal_scores(texts: list[str]) -> list[float]:
     """P(the reply refuses) for each reply, in [0, 1]."""
-    from .style import embed
 
     texts = list(texts)
     if not texts:
@@ -76,7 +75,6 @@ def refusal_scores(texts: list[str]) -> list[float]:
 def refusal_report(threshold: float = 0.5) -> dict:
     """The detector on the held-out pairs: accuracy overall and per pair kind (a detector that only
     read politeness or correctness would fail one of the kinds)."""
-    from .data import load_refusal_counterexamples
 
     rows = load_refusal_counterexamples("test")
     texts, labels = refusal_training_data("test")

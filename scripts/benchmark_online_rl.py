@@ -3,7 +3,7 @@
     python scripts/benchmark_online_rl.py [--artifacts artifacts] [--steps 6] [--profile tiny]
 
 All three start from lesson 1's SFT model and score with lesson 3's reward model (built here
-through helpers.upstream if missing), with the profile's replies per step (``ppo_batch_size``; for
+through helpers.workbook.upstream if missing), with the profile's replies per step (``ppo_batch_size``; for
 RLOO and GRPO in groups of ``rl_group_size`` per prompt),
 reply length, temperature and beta, and LoRA where the profile uses it, as in lesson 4. A step is
 generation + scoring + the update (for PPO the update includes the policy, reference and value
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 
-
 PPO = "PPO (helpers.ppo)"
 ONE_EPOCH = "PPO, 1 epoch"
 
@@ -45,7 +44,9 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
 
     from transformers import TrainerCallback
 
-    from helpers import models, online_rl, ppo, upstream
+    from helpers import online_rl, ppo
+    from helpers.core import models
+    from helpers.workbook import upstream
 
     n = P.ppo_max_new_tokens if fixed_length else 0
     rows = {}
@@ -118,8 +119,10 @@ def main() -> None:
 
     import torch
 
-    from helpers import data, get_profile, rewards, upstream
-    from helpers.trl_configs import quiet_libraries
+    from helpers import get_profile, rewards
+    from helpers.core import data
+    from helpers.workbook import upstream
+    from helpers.workbook.quiet import quiet_libraries
 
     quiet_libraries()
     P = get_profile(args.profile)

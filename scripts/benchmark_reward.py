@@ -20,9 +20,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     args = parser.parse_args()
 
-    from helpers import data, get_profile
+    from helpers import get_profile
+    from helpers.core import data
     from helpers.rewards import RewardModel, backbone_path, load_backbone, load_reward_model
-    from helpers.trl_configs import quiet_libraries
+    from helpers.workbook.quiet import quiet_libraries
 
     quiet_libraries()
     if args.model:

@@ -7,7 +7,7 @@ generation costs the same as with trained ones. Prints requests/s of
 
 * the router serving all requests as one mixed batch (PEFT's per-row ``adapter_names``);
 * the router serving one request per call (its batch-invariant shapes: 4 rows, fixed width);
-* plain one-request calls, switching adapters with ``set_adapter`` (``helpers.generation.generate``);
+* plain one-request calls, switching adapters with ``set_adapter`` (``helpers.core.generation.generate``);
 * for reference, one plain mixed batch without the router's shape policy.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 
 def style_prompts(n: int) -> list[str]:
     """``n`` fact-sheet prompts from data/styles (first two facts and a neutral instruction)."""
-    from helpers.paths import DATA_DIR
+    from helpers.core.paths import DATA_DIR
 
     sheets = [json.loads(line) for line in (DATA_DIR / "styles" / "train.jsonl").read_text().splitlines() if line]
     return ["\n".join(f"- {fact}" for fact in sheets[i % len(sheets)]["facts"][:2])
@@ -43,7 +43,7 @@ def timed(fn, repeats: int) -> float:
 
 def one_by_one(model, tokenizer, requests, max_new_tokens: int) -> None:
     """Plain single-adapter calls: switch to the request's adapter, generate its reply alone."""
-    from helpers import generation
+    from helpers.core import generation
 
     for request in requests:
         if request.style == "generic":
@@ -63,9 +63,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from helpers import generation, get_profile, models
-    from helpers.router import BASE_ADAPTER, GENERIC, StyleRequest, StyleRouter, make_random_adapters
-    from helpers.trl_configs import quiet_libraries
+    from helpers import get_profile
+    from helpers.core import generation, models
+    from helpers.serving.random_adapters import make_random_adapters
+    from helpers.serving.router import BASE_ADAPTER, GENERIC, StyleRequest, StyleRouter
+    from helpers.workbook.quiet import quiet_libraries
 
     quiet_libraries()
     settings = dict(max_prompt_tokens=args.max_prompt_tokens, default_max_new_tokens=args.max_new_tokens,

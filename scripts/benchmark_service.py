@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # serving_support
 
 
 def main() -> None:
@@ -36,13 +36,15 @@ def main() -> None:
     args = parser.parse_args()
 
     import openai
-
     from benchmark_router import style_prompts
-    from helpers import generation, get_profile, models
-    from helpers.router import StyleRequest, make_random_adapters
-    from helpers.service import create_app, load_router
-    from helpers.trl_configs import quiet_libraries
-    from serving import serve
+    from serving_support import serve
+
+    from helpers import get_profile
+    from helpers.core import generation, models
+    from helpers.serving.random_adapters import make_random_adapters
+    from helpers.serving.router import StyleRequest
+    from helpers.serving.service import create_app, load_router
+    from helpers.workbook.quiet import quiet_libraries
 
     quiet_libraries()
     P = get_profile(args.profile)
@@ -56,7 +58,7 @@ def main() -> None:
     prompts = style_prompts(args.requests)
     jobs = [(router.styles[i % len(router.styles)], p) for i, p in enumerate(prompts)]
 
-    from helpers import runtime
+    from helpers.core import runtime
 
     runtime.pin_threads()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from helpers.data import DataError, load_formality_sentences, read_jsonl  # noqa: E402
+from helpers.core.data import DataError, load_formality_sentences, read_jsonl  # noqa: E402
 
 DRAFTS = [REPO / "data" / "_drafts" / f"formality_graded_{x}.jsonl" for x in "ABC"]
 TARGET = REPO / "data" / "formality" / "graded.jsonl"
@@ -49,7 +49,7 @@ def draft_rows() -> list[dict]:
 
 def curate(rows: list[dict]) -> tuple[list[dict], list[str]]:
     """(kept rows, one line per dropped row saying why)."""
-    from helpers.style import cached_embed
+    from helpers.metrics.style import cached_embed
 
     excluded = {normalised(r["text"]) for r in load_formality_sentences()}
     for line in FIXTURE.read_text(encoding="utf-8").splitlines():
@@ -83,7 +83,7 @@ def report(rows: list[dict]) -> None:
     """Print rows whose rating is 1.5+ points from a 10-fold cross-validated prediction."""
     import numpy as np
 
-    from helpers import style
+    from helpers.metrics import style
 
     texts = [r["text"] for r in rows]
     ratings = np.array([r["formality"] for r in rows])

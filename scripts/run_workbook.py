@@ -11,8 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
-from helpers import runner
-from helpers.report import write_report
+from helpers.workbook import runner
+from helpers.workbook.report import write_report
 
 
 def main() -> None:

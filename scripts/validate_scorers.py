@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpers import style_validation  # noqa: E402
+from helpers.metrics import style_validation  # noqa: E402
 
 
 def rounded(value):

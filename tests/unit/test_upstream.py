@@ -1,0 +1,55 @@
+"""Held-out replies one lesson saves and another rescores (helpers.workbook.upstream)."""
+import json
+
+import pytest
+
+from helpers.workbook import upstream
+
+PROMPTS = ["My parcel is late.", "The kettle leaks."]
+POLICIES = {"SFT": {"replies": ["Sorry.", "We will look."], "reward": [0.1, -0.2]},
+            "DPO": {"replies": ["I am sorry it is late.", "I am sorry, a new kettle is on its way."], "reward": [1, 2]}}
+
+
+def test_saved_replies_load_back(tmp_path):
+    (tmp_path / "05_dpo").mkdir()
+    path = upstream.save_policy_replies(tmp_path / "05_dpo", PROMPTS, POLICIES, baseline="SFT", treatment="DPO")
+    found = upstream.load_policy_replies(tmp_path, "05_dpo")
+    assert path.name == upstream.REPLIES_FILE
+    assert found["prompts"] == PROMPTS and found["baseline"] == "SFT" and found["treatment"] == "DPO"
+    assert found["policies"]["DPO"]["reward"] == [1.0, 2.0]
+    assert found["policies"]["SFT"]["replies"] == POLICIES["SFT"]["replies"]
+
+
+def test_a_lesson_not_run_gives_none(tmp_path):
+    assert upstream.load_policy_replies(tmp_path, "05_dpo") is None
+
+
+def test_mismatched_lengths_and_roles_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="'reward': 1 values for 2 prompts"):
+        upstream.save_policy_replies(tmp_path, PROMPTS, {"SFT": {"replies": ["a", "b"], "reward": [1]}},
+                                     baseline="SFT", treatment="SFT")
+    with pytest.raises(ValueError, match="'PPO' is not one of the policies"):
+        upstream.save_policy_replies(tmp_path, PROMPTS, POLICIES, baseline="SFT", treatment="PPO")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "line 1: not valid JSON"),
+    (json.dumps({"prompts": PROMPTS, "policies": {}}), "non-empty 'policies'"),
+    (json.dumps({"prompts": PROMPTS, "baseline": "SFT", "treatment": "DPO",
+                 "policies": {"SFT": {"replies": ["a"]}, "DPO": {"replies": ["a", "b"]}}}), "policy 'SFT': 'replies'"),
+    (json.dumps({"prompts": PROMPTS, "baseline": "SFT", "treatment": "RLHF",
+                 "policies": {"SFT": {"replies": ["a", "b"]}}}), "field 'treatment'"),
+])
+def test_a_damaged_file_names_itself_and_the_field(tmp_path, content, message):
+    (tmp_path / "05_dpo").mkdir()
+    (tmp_path / "05_dpo" / upstream.REPLIES_FILE).write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        upstream.load_policy_replies(tmp_path, "05_dpo")
+    assert "heldout_replies.json" in str(err.value)
+
+
+def test_judge_rows_are_a_seeded_subset():
+    rows = [{"i": i} for i in range(100)]
+    picked = upstream.judge_rows(rows, seed=0)
+    assert len(picked) == 70 and picked == upstream.judge_rows(rows, seed=0)
+    assert picked != upstream.judge_rows(rows, seed=1)
