@@ -41,9 +41,8 @@ INSTRUCTION = "Write a short piece using these facts."
 # (always at least one): 35-64 tokens with the chat template, about half the window, and the
 # first facts are the ones every style text leads with (who, what, where, when).
 PROMPT_FACT_CHARS = 120
-PROMPT_TOKEN_BUDGET = 64  # half of the tiny model's 128-token window
 
-__all__ = ["STYLES", "GENERIC", "INSTRUCTION", "PROMPT_FACT_CHARS", "PROMPT_TOKEN_BUDGET",
+__all__ = ["STYLES", "GENERIC", "INSTRUCTION", "PROMPT_FACT_CHARS",
            "load_style_sheets", "prompt_facts", "style_prompt", "user_turn", "sft_rows",
            "preference_rows", "StyleClassifier", "style_classifier", "style_probabilities",
            "confusion", "style_accuracy", "REFERENCES", "StyleAdapterRun", "drop_reference_copy",

@@ -14,6 +14,11 @@ One ``PPOTrainer.step`` is:
    loss on this batch;
 6. **KL controller**: optionally adapt ``beta`` so the KL tracks a target.
 
+Where to start reading: ``PPOTrainer.step`` runs the six steps above in order, calling
+``rollout`` (1-2 and the reference log-probabilities), ``token_rewards`` (3), ``gae`` (4) and
+``update`` (5, with ``policy_loss`` and ``value_loss``). The file itself runs in that order too:
+the config, the tensor functions of steps 3-5, the KL controllers, the value head, the trainer.
+
 Works on a full model (the reference is a frozen copy) and on a PEFT LoRA model (the reference is
 the same model with the adapter disabled: no second copy in memory). The tensor functions
 (``gae``, ``policy_loss``, ...) are pure and unit-tested one by one.
@@ -29,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.core import tracking
-from helpers.core.generation import to_messages
+from helpers.core.generation import encode_prompts
 from helpers.core.logprobs import is_peft, lm_forward, logprobs_of
 
 
@@ -279,10 +284,7 @@ class PPOTrainer:
     # -- rollout ---------------------------------------------------------------------------------
     def encode(self, prompts: list) -> tuple[torch.Tensor, torch.Tensor]:
         """Chat-format and left-pad the prompts (user strings or message lists)."""
-
-        texts = [self.tokenizer.apply_chat_template(to_messages(p), tokenize=False, add_generation_prompt=True)
-                 for p in prompts]
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = encode_prompts(self.tokenizer, prompts)
         return enc["input_ids"], enc["attention_mask"]
 
     @torch.no_grad()

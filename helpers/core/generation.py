@@ -1,4 +1,4 @@
-"""Batched chat generation with left padding."""
+"""Chat prompts as the model sees them, and batched generation with left padding (every lesson)."""
 from __future__ import annotations
 
 from helpers.core.models import autocast
@@ -7,6 +7,17 @@ from helpers.core.models import autocast
 def to_messages(prompt) -> list[dict]:
     """A user string becomes a one-turn conversation; a list of messages is kept as it is."""
     return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+
+
+def chat_texts(tokenizer, prompts: list) -> list[str]:
+    """Each prompt (a user string or chat messages) through the chat template, ready for the reply."""
+    return [tokenizer.apply_chat_template(to_messages(p), tokenize=False, add_generation_prompt=True) for p in prompts]
+
+
+def encode_prompts(tokenizer, prompts: list):
+    """The chat-formatted prompts tokenised and padded to one width (on the tokenizer's padding
+    side: left for generation); a ``BatchEncoding`` of ``input_ids`` and ``attention_mask``."""
+    return tokenizer(chat_texts(tokenizer, prompts), return_tensors="pt", padding=True, add_special_tokens=False)
 
 
 def generate(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_size: int = 16,
@@ -24,8 +35,6 @@ def generate(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_si
 
     if tokenizer.padding_side != "left":
         raise ValueError("batched generation needs tokenizer.padding_side == 'left'")
-    texts = [tokenizer.apply_chat_template(to_messages(p), tokenize=False, add_generation_prompt=True)
-             for p in prompts]
     per_row = {k: generate_kwargs.pop(k) for k in ("adapter_names",) if k in generate_kwargs}
     device = next(model.parameters()).device
     if do_sample:
@@ -34,9 +43,8 @@ def generate(model, tokenizer, prompts: list, max_new_tokens: int = 64, batch_si
     eos_ids = _eos_ids(model, tokenizer)
     was_training = model.training
     model.eval()
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start:start + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    for start in range(0, len(prompts), batch_size):
+        enc = encode_prompts(tokenizer, prompts[start:start + batch_size]).to(device)
         extra = {k: v[start:start + batch_size] for k, v in per_row.items()}
         sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)
         with torch.no_grad(), autocast(model):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from helpers.core.generation import to_messages
+from helpers.core.generation import encode_prompts
 
 
 def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -43,9 +43,7 @@ def reply_logprobs(model, tokenizer, prompts: list, replies: list[str], temperat
     totals = []
     model.eval()
     for start in range(0, len(prompts), batch_size):
-        queries = [tokenizer.apply_chat_template(to_messages(p), tokenize=False, add_generation_prompt=True)
-                   for p in prompts[start:start + batch_size]]
-        q = tokenizer(queries, return_tensors="pt", padding=True, add_special_tokens=False)
+        q = encode_prompts(tokenizer, prompts[start:start + batch_size])
         reply_ids = [tokenizer(r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
                      for r in replies[start:start + batch_size]]
         width = max(map(len, reply_ids))

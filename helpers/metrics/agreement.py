@@ -75,3 +75,16 @@ def krippendorff_alpha_by_hand(reliability: np.ndarray, level: str = "ordinal") 
     observed = (coincidence * delta).sum() / n
     expected = (np.outer(totals, totals) * delta).sum() / (n * (n - 1))
     return float(1 - observed / expected) if expected > 0 else 1.0
+
+
+def kappa_table(reliability: np.ndarray, raters: list[str], weights: str | None = "quadratic"):
+    """Cohen's kappa of every pair of raters on the items both rated (``reliability``: raters x
+    items, NaN where a rater skipped an item), as a raters x raters DataFrame (lesson 2)."""
+    import pandas as pd
+
+    table = pd.DataFrame(index=raters, columns=raters, dtype=float)
+    for i, a in enumerate(raters):
+        for j, b in enumerate(raters):
+            both = ~np.isnan(reliability[i]) & ~np.isnan(reliability[j])
+            table.loc[a, b] = cohens_kappa(list(reliability[i][both]), list(reliability[j][both]), weights=weights)
+    return table

@@ -366,9 +366,7 @@ class StyleRouter:
 
     def prompt_tokens(self, prompt: str) -> int:
         """Tokens of the chat-formatted prompt, counted exactly as generation tokenises it."""
-        text = self._counter.apply_chat_template(generation.to_messages(prompt), tokenize=False,
-                                                 add_generation_prompt=True)
-        return self.count_tokens(text)
+        return self.count_tokens(generation.chat_texts(self._counter, [prompt])[0])
 
     def validate(self, request) -> StyleRequest:
         """The request as a ``StyleRequest``, or a ``RouterError`` saying what is wrong with it."""

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from helpers.core import data
-from helpers.metrics.agreement import cohens_kappa, krippendorff_alpha, krippendorff_alpha_by_hand
+from helpers.metrics.agreement import cohens_kappa, kappa_table, krippendorff_alpha, krippendorff_alpha_by_hand
 from helpers.preferences import reliability_matrix
 
 
@@ -44,3 +44,13 @@ def test_perfect_and_chance_agreement():
     assert krippendorff_alpha(perfect) == pytest.approx(1.0) == krippendorff_alpha(np.ones((2, 4)))
     with pytest.raises(ValueError):
         cohens_kappa([1], [1, 2])
+
+
+def test_kappa_table_is_symmetric_uses_shared_items_only_and_has_ones_on_the_diagonal():
+    nan = float("nan")
+    matrix = np.array([[1, 2, 3, 4, 5, nan], [1, 2, 3, 4, 5, 1], [5, 4, 3, 2, 1, 3]], dtype=float)
+    table = kappa_table(matrix, ["a", "b", "c"])
+    assert list(table.index) == list(table.columns) == ["a", "b", "c"]
+    assert np.allclose(np.diag(table.values), 1) and np.allclose(table.values, table.values.T)
+    assert table.loc["a", "b"] == 1  # agree on every item both rated (b's last item is ignored)
+    assert table.loc["a", "c"] == cohens_kappa([1, 2, 3, 4, 5], [5, 4, 3, 2, 1], weights="quadratic") < 0

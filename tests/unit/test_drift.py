@@ -9,6 +9,7 @@ from scipy import stats  # noqa: E402
 from statsmodels.stats.multitest import multipletests  # noqa: E402
 
 from helpers import drift  # noqa: E402
+from helpers.metrics import drift_tests  # noqa: E402
 from helpers.labeling import LikertLabeler  # noqa: E402
 from helpers.workbook.records import _jsonable  # noqa: E402
 
@@ -55,19 +56,19 @@ def test_psi_matches_a_hand_computation():
     reference = np.arange(1, 11, dtype=float)  # 2 bins: the median 5.5 splits it 5 / 5
     current = np.array([1, 2, 3, 8, 9, 10, 11, 12, 13, 14], dtype=float)  # 3 below, 7 above
     by_hand = (0.3 - 0.5) * np.log(0.3 / 0.5) + (0.7 - 0.5) * np.log(0.7 / 0.5)
-    assert drift.psi(reference, current, bins=2) == pytest.approx(by_hand) == pytest.approx(0.16946, abs=1e-5)
+    assert drift_tests.psi(reference, current, bins=2) == pytest.approx(by_hand) == pytest.approx(0.16946, abs=1e-5)
     # an empty bin counts as eps, so the index stays finite
     eps = 1e-4
     empty = (eps - 0.5) * np.log(eps / 0.5) + (1 - 0.5) * np.log(1 / 0.5)
-    assert drift.psi(reference, np.full(10, 9.0), bins=2, eps=eps) == pytest.approx(empty)
+    assert drift_tests.psi(reference, np.full(10, 9.0), bins=2, eps=eps) == pytest.approx(empty)
 
 
 def test_psi_is_zero_for_identical_samples_and_small_samples_inflate_it():
     x = np.random.default_rng(0).normal(size=500)
-    assert drift.psi(x, x) == pytest.approx(0.0, abs=1e-12)
+    assert drift_tests.psi(x, x) == pytest.approx(0.0, abs=1e-12)
     # with no drift at all, PSI is about (bins - 1) (1/n_ref + 1/n_cur): 0.1125 for 240 vs 120
     rng = np.random.default_rng(1)
-    null = [drift.psi(rng.normal(size=240), rng.normal(size=120)) for _ in range(300)]
+    null = [drift_tests.psi(rng.normal(size=240), rng.normal(size=120)) for _ in range(300)]
     assert np.mean(null) == pytest.approx(9 * (1 / 240 + 1 / 120), rel=0.15)
 
 
@@ -76,10 +77,10 @@ def test_holm_matches_statsmodels():
     p = rng.random((30, 5)) ** 3
     p[0] = [0.01, 0.01, 0.04, 0.5, 0.5]  # ties
     expected = np.array([multipletests(row, method="holm")[1] for row in p])
-    assert np.allclose(drift.holm(p), expected)
-    assert np.allclose(drift.holm(p.T, axis=0), expected.T)
+    assert np.allclose(drift_tests.holm(p), expected)
+    assert np.allclose(drift_tests.holm(p.T, axis=0), expected.T)
     with pytest.raises(ValueError, match="p_values"):
-        drift.holm([0.2, 1.5])
+        drift_tests.holm([0.2, 1.5])
 
 
 @pytest.mark.parametrize("test", ["ks", "mannwhitney"])
@@ -87,15 +88,15 @@ def test_metric_tests_match_scipy_and_correct_across_metrics(test):
     rng = np.random.default_rng(4)
     reference = {"a": rng.normal(size=200), "b": rng.normal(size=200)}
     current = {"a": rng.normal(1.0, 1, size=100), "b": rng.normal(size=100)}
-    table = drift.metric_tests(reference, current, test=test)
+    table = drift_tests.metric_tests(reference, current, test=test)
     scipy_test = stats.ks_2samp if test == "ks" else stats.mannwhitneyu
     assert table.loc["b", "p_value"] == pytest.approx(scipy_test(current["b"], reference["b"]).pvalue)
     assert table.loc["a", "p_holm"] == pytest.approx(min(1, 2 * table.loc["a", "p_value"]))
     assert table.loc["a", "p_holm"] < 1e-3 < table.loc["b", "p_holm"]
     with pytest.raises(ValueError, match="'b' is missing"):
-        drift.metric_tests(reference, {"a": current["a"]})
+        drift_tests.metric_tests(reference, {"a": current["a"]})
     with pytest.raises(ValueError, match="test must be"):
-        drift.metric_tests(reference, current, test="t")
+        drift_tests.metric_tests(reference, current, test="t")
 
 
 # --- MMD and the domain classifier ------------------------------------------------------------
@@ -103,7 +104,7 @@ def test_metric_tests_match_scipy_and_correct_across_metrics(test):
 @pytest.mark.parametrize("stop_after", [10, None])
 def test_mmd_p_values_are_uniform_under_the_null(stop_after):
     rng = np.random.default_rng(5)
-    p = np.array([drift.mmd_test(rng.normal(size=(30, 5)), rng.normal(size=(30, 5)), n_permutations=199,
+    p = np.array([drift_tests.mmd_test(rng.normal(size=(30, 5)), rng.normal(size=(30, 5)), n_permutations=199,
                                  rng=trial, stop_after=stop_after).p_value for trial in range(200)])
     # binomial(200, 0.05): mean 10, sd 3.1; binomial(200, 0.5): mean 100, sd 7.1
     assert 2 <= (p <= 0.05).sum() <= 20
@@ -113,60 +114,60 @@ def test_mmd_p_values_are_uniform_under_the_null(stop_after):
 def test_mmd_finds_a_clear_shift_and_is_deterministic():
     rng = np.random.default_rng(6)
     x, y = rng.normal(size=(60, 8)), rng.normal(size=(60, 8)) + 0.8
-    result = drift.mmd_test(x, y, n_permutations=499, rng=1)
+    result = drift_tests.mmd_test(x, y, n_permutations=499, rng=1)
     assert result.p_value == pytest.approx(1 / 500) and result.permutations == 499
-    assert result == drift.mmd_test(x, y, n_permutations=499, rng=1)
-    same = drift.mmd_test(x, x[::-1], n_permutations=499, rng=1)
+    assert result == drift_tests.mmd_test(x, y, n_permutations=499, rng=1)
+    same = drift_tests.mmd_test(x, x[::-1], n_permutations=499, rng=1)
     assert same.p_value > 0.5 and same.permutations < 499  # the sequential rule stopped early
     with pytest.raises(ValueError, match="one width"):
-        drift.mmd_test(x, y[:, :3])
+        drift_tests.mmd_test(x, y[:, :3])
 
 
 def test_mmd_witness_points_at_the_new_replies():
     rng = np.random.default_rng(7)
     reference = rng.normal(size=(200, 4))
     current = np.vstack([rng.normal(size=(50, 4)), rng.normal(size=(50, 4)) + [4, 0, 0, 0]])
-    top = np.argsort(drift.mmd_witness(reference, current))[::-1][:40]
+    top = np.argsort(drift_tests.mmd_witness(reference, current))[::-1][:40]
     assert (top >= 50).mean() >= 0.95
 
 
 def test_domain_classifier_auc():
     rng = np.random.default_rng(8)
     reference = rng.normal(size=(150, 10))
-    assert abs(drift.domain_classifier_auc(reference, rng.normal(size=(150, 10))) - 0.5) < 0.12
-    assert drift.domain_classifier_auc(reference, rng.normal(size=(150, 10)) + np.r_[1.5, np.zeros(9)]) > 0.85
+    assert abs(drift_tests.domain_classifier_auc(reference, rng.normal(size=(150, 10))) - 0.5) < 0.12
+    assert drift_tests.domain_classifier_auc(reference, rng.normal(size=(150, 10)) + np.r_[1.5, np.zeros(9)]) > 0.85
 
 
 # --- the canary CUSUM -------------------------------------------------------------------------
 
 def test_cusum_recursion_by_hand():
-    upper, lower = drift.cusum([0.0, 2.0, 2.0, -1.0, -3.0], k=1.0)
+    upper, lower = drift_tests.cusum([0.0, 2.0, 2.0, -1.0, -3.0], k=1.0)
     assert upper.tolist() == [0.0, 1.0, 2.0, 0.0, 0.0]
     assert lower.tolist() == [0.0, 0.0, 0.0, 0.0, 2.0]
 
 
 def test_cusum_flags_a_step_within_a_few_windows_and_not_a_flat_series():
-    h = drift.cusum_limit(10, 0.01, k=1.0)
+    h = drift_tests.cusum_limit(10, 0.01, k=1.0)
     rng = np.random.default_rng(9)
     flat = rng.normal(0, 0.3, 10)
-    assert max(np.max(a) for a in drift.cusum(flat)) < h
+    assert max(np.max(a) for a in drift_tests.cusum(flat)) < h
     step = np.r_[rng.normal(0, 0.3, 5), rng.normal(-3.0, 0.3, 5)]  # the judge score drops at window 5
-    upper, lower = drift.cusum(step)
+    upper, lower = drift_tests.cusum(step)
     first = np.flatnonzero(np.maximum(upper, lower) > h)
     assert len(first) and 5 <= first[0] <= 7
 
 
 def test_cusum_limit_gives_its_false_alarm_rate_including_the_reference_error():
     alpha, windows, ratio, df = 0.05, 10, 4.0, 40
-    h = drift.cusum_limit(windows, alpha, k=1.0, df=df, reference_ratio=ratio)
+    h = drift_tests.cusum_limit(windows, alpha, k=1.0, df=df, reference_ratio=ratio)
     rng = np.random.default_rng(10)  # an independent simulation of the same null
     n = 8000
     z = (rng.standard_normal((n, windows)) - rng.standard_normal((n, 1)) / np.sqrt(ratio))
     z /= np.sqrt(rng.chisquare(df, (n, 1)) / df)
-    crossed = [max(np.max(a) for a in drift.cusum(row)) > h for row in z]
+    crossed = [max(np.max(a) for a in drift_tests.cusum(row)) > h for row in z]
     assert abs(np.mean(crossed) - alpha) < 3 * np.sqrt(alpha * (1 - alpha) / n)
     # a limit that pretends the reference is exact is lower, so it would alarm more often
-    assert drift.cusum_limit(windows, alpha, k=1.0) < h
+    assert drift_tests.cusum_limit(windows, alpha, k=1.0) < h
 
 
 # --- the simulated log ------------------------------------------------------------------------
@@ -269,7 +270,7 @@ def test_monitor_on_one_drifted_log(healthy):
     table = result.table()
     assert list(table.index) == list(range(2, 8)) and {"p_holm formality", "psi words", "mmd_p", "cusum",
                                                         "alarm"} <= set(table.columns)
-    assert (table.loc[5:, "psi formality"] > drift.PSI_MAJOR).all()
+    assert (table.loc[5:, "psi formality"] > drift_tests.PSI_MAJOR).all()
 
 
 def test_monitor_gives_a_missing_monitors_budget_to_the_others():
