@@ -35,7 +35,7 @@ def dpo_config(profile: Profile, output_dir, seed: int, beta: float, **overrides
     """The DPOConfig of lessons 5 and 6: the profile's learning rate, epochs and lengths."""
     from trl import DPOConfig
 
-    settings = dict(beta=beta, learning_rate=profile.dpo_learning_rate, num_train_epochs=profile.dpo_epochs,
+    settings = dict(beta=beta, learning_rate=profile.dpo.learning_rate, num_train_epochs=profile.dpo.epochs,
                     max_length=profile.max_length, lr_scheduler_type="cosine", warmup_steps=2)
     settings.update(overrides)
     return trl_config(DPOConfig, profile, output_dir, seed, **settings)

@@ -181,10 +181,10 @@ def train_objective_adapter(objective: str, sft_path, profile, output_dir, seed:
 
     set_seed(seed)
     model, tokenizer = load_sft_policy(sft_path, profile)
-    args = sft_config(profile, output_dir, seed, num_train_epochs=profile.mo_adapter_epochs,
-                      learning_rate=profile.mo_adapter_learning_rate)
+    args = sft_config(profile, output_dir, seed, num_train_epochs=profile.mo.adapter_epochs,
+                      learning_rate=profile.mo.adapter_learning_rate)
     trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer,
-                         train_dataset=Dataset.from_list(objective_rows(objective, profile.mo_adapter_rows, seed)),
+                         train_dataset=Dataset.from_list(objective_rows(objective, profile.mo.adapter_rows, seed)),
                          peft_config=models.lora_config(profile, always=True))
     quiet_trainer(trainer).train()
     trainer.model.eval()

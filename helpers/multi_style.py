@@ -304,7 +304,7 @@ def train_style_adapter(style: str, sheets: list[dict], profile: Profile, output
     The LoRA shape comes from ``helpers.core.models.lora_config(profile, always=True)``; learning
     rates, epochs and beta from the profile's ``style_*`` fields. ``sft_epochs=0`` skips the warm
     start (a fresh adapter, trained by DPO alone); ``dpo_epochs=0`` skips DPO. With
-    ``profile.style_dpo_sft_weight > 0`` the DPO loss gets an SFT term on the chosen text with that
+    ``profile.style.dpo_sft_weight > 0`` the DPO loss gets an SFT term on the chosen text with that
     weight (``loss_type=["sigmoid", "sft"]``, "RPO"): plain DPO can widen the chosen-rejected gap by
     making both texts unlikely, and a tiny model takes that shortcut into gibberish. ``*_overrides``
     go to the TRL configs. ``output_dir`` holds the trainers' scratch files only; save the adapter
@@ -315,8 +315,8 @@ def train_style_adapter(style: str, sheets: list[dict], profile: Profile, output
         raise ValueError(f"unknown reference {reference!r}; choose one of {list(REFERENCES)}")
     if not sheets:
         raise ValueError("no fact sheets to train on")
-    sft_epochs = profile.style_sft_epochs if sft_epochs is None else sft_epochs
-    dpo_epochs = profile.style_dpo_epochs if dpo_epochs is None else dpo_epochs
+    sft_epochs = profile.style.sft_epochs if sft_epochs is None else sft_epochs
+    dpo_epochs = profile.style.dpo_epochs if dpo_epochs is None else dpo_epochs
     if sft_epochs <= 0 and dpo_epochs <= 0:
         raise ValueError("nothing to train: sft_epochs and dpo_epochs are both 0")
 
@@ -335,8 +335,8 @@ def train_style_adapter(style: str, sheets: list[dict], profile: Profile, output
     run = StyleAdapterRun(style, model, tokenizer)
 
     if sft_epochs > 0:
-        settings = dict(num_train_epochs=sft_epochs, learning_rate=profile.style_sft_learning_rate,
-                        max_length=profile.style_max_length)
+        settings = dict(num_train_epochs=sft_epochs, learning_rate=profile.style.sft_learning_rate,
+                        max_length=profile.style.max_length)
         settings.update(sft_overrides or {})
         trainer = SFTTrainer(model=model, args=sft_config(profile, output_dir / "sft", seed, **settings),
                              train_dataset=Dataset.from_list(sft_rows(sheets, style)), processing_class=tokenizer,
@@ -347,12 +347,12 @@ def train_style_adapter(style: str, sheets: list[dict], profile: Profile, output
 
     if dpo_epochs > 0:
         set_seed(seed)
-        settings = dict(num_train_epochs=dpo_epochs, learning_rate=profile.style_dpo_learning_rate,
-                        max_length=profile.style_max_length)
-        if profile.style_dpo_sft_weight > 0:  # RPO: DPO + an SFT term on the chosen text
-            settings.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, profile.style_dpo_sft_weight])
+        settings = dict(num_train_epochs=dpo_epochs, learning_rate=profile.style.dpo_learning_rate,
+                        max_length=profile.style.max_length)
+        if profile.style.dpo_sft_weight > 0:  # RPO: DPO + an SFT term on the chosen text
+            settings.update(loss_type=["sigmoid", "sft"], loss_weights=[1.0, profile.style.dpo_sft_weight])
         settings.update(dpo_overrides or {})
-        trainer = DPOTrainer(model=model, args=dpo_config(profile, output_dir / "dpo", seed, profile.style_dpo_beta,
+        trainer = DPOTrainer(model=model, args=dpo_config(profile, output_dir / "dpo", seed, profile.style.dpo_beta,
                                                           **settings),
                              train_dataset=Dataset.from_list(preference_rows(sheets, style)),
                              processing_class=tokenizer, peft_config=lora)

@@ -11,7 +11,7 @@ as ``helpers.ppo``, and the generated-token budget lesson 4 compares all three o
 
 All three generate, score and update, but one reply of PPO costs a value head and two epochs of
 minibatches, where RLOO and GRPO need a group of replies per prompt (lesson 4: the profile's
-``rl_group_size``): a fair comparison holds the **number of generated tokens** fixed
+``P.rl.group_size``): a fair comparison holds the **number of generated tokens** fixed
 (``TokenBudget``), not the number of steps.
 """
 from __future__ import annotations

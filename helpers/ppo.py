@@ -65,10 +65,10 @@ class PPOConfig:
     def from_profile(cls, profile, seed: int = 0, **overrides) -> "PPOConfig":
         """A profile's PPO settings (beta and target, learning rate, batch, minibatches and epochs,
         reply length, temperature); keyword overrides win, e.g. ``beta=0.0, target_kl=None``."""
-        settings = dict(beta=profile.ppo_beta, target_kl=profile.ppo_target_kl,
-                        learning_rate=profile.ppo_learning_rate, batch_size=profile.ppo_batch_size,
-                        mini_batch_size=profile.ppo_mini_batch_size, ppo_epochs=profile.ppo_epochs,
-                        max_new_tokens=profile.ppo_max_new_tokens, temperature=profile.ppo_temperature, seed=seed)
+        settings = dict(beta=profile.rl.beta, target_kl=profile.rl.target_kl,
+                        learning_rate=profile.rl.learning_rate, batch_size=profile.rl.batch_size,
+                        mini_batch_size=profile.rl.mini_batch_size, ppo_epochs=profile.rl.ppo_epochs,
+                        max_new_tokens=profile.rl.max_new_tokens, temperature=profile.rl.temperature, seed=seed)
         return cls(**{**settings, **overrides})
 
 

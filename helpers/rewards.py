@@ -117,19 +117,19 @@ def train_reward_model(rows, profile: Profile, output_dir, seed: int, backbone: 
 
     set_seed(seed)
     if freeze_layers is None:
-        freeze_layers = profile.rm_freeze_layers
+        freeze_layers = profile.reward.freeze_layers
     model, tokenizer = load_backbone(backbone or backbone_path(profile), freeze_layers=freeze_layers)
     if not isinstance(rows, Dataset):
         rows = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
-    settings = dict(num_train_epochs=profile.rm_epochs, learning_rate=profile.rm_learning_rate,
-                    max_length=profile.rm_max_length, eos_token=eos_for(tokenizer),
-                    per_device_train_batch_size=profile.rm_batch_size, lr_scheduler_type="linear",
+    settings = dict(num_train_epochs=profile.reward.epochs, learning_rate=profile.reward.learning_rate,
+                    max_length=profile.reward.max_length, eos_token=eos_for(tokenizer),
+                    per_device_train_batch_size=profile.reward.batch_size, lr_scheduler_type="linear",
                     warmup_steps=2)
     settings.update(config_overrides)
     config = trl_config(RewardConfig, profile, output_dir, seed, **settings)
     trainer = quiet_trainer(RewardTrainer(model=model, args=config, train_dataset=rows, processing_class=tokenizer))
     trainer.train()
-    return RewardModel(trainer.model, tokenizer, max_length=profile.rm_max_length), trainer
+    return RewardModel(trainer.model, tokenizer, max_length=profile.reward.max_length), trainer
 
 
 # --- reading margins: standardised units and calibration (lesson 3) -------------------------

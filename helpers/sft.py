@@ -13,7 +13,7 @@ def sft_config(profile: Profile, output_dir, seed: int, **overrides):
     """The SFTConfig of lesson 1: assistant-only loss, the profile's learning rate and epochs."""
     from trl import SFTConfig
 
-    settings = dict(num_train_epochs=profile.sft_epochs, learning_rate=profile.sft_learning_rate,
+    settings = dict(num_train_epochs=profile.sft.epochs, learning_rate=profile.sft.learning_rate,
                     lr_scheduler_type="cosine", warmup_steps=3, max_length=profile.max_length,
                     assistant_only_loss=True)
     settings.update(overrides)

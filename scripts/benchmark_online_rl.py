@@ -3,20 +3,20 @@
     python scripts/benchmark_online_rl.py [--artifacts artifacts] [--steps 6] [--profile tiny]
 
 All three start from lesson 1's SFT model and score with lesson 3's reward model (built here
-through helpers.workbook.upstream if missing), with the profile's replies per step (``ppo_batch_size``; for
-RLOO and GRPO in groups of ``rl_group_size`` per prompt),
+through helpers.workbook.upstream if missing), with the profile's replies per step (``P.rl.batch_size``; for
+RLOO and GRPO in groups of ``P.rl.group_size`` per prompt),
 reply length, temperature and beta, and LoRA where the profile uses it, as in lesson 4. A step is
 generation + scoring + the update (for PPO the update includes the policy, reference and value
 forward passes). The first step of each is a warm-up and not counted.
 
-PPO runs with the profile's ``ppo_epochs`` (what lesson 4 trains; each epoch is a forward and
+PPO runs with the profile's ``P.rl.ppo_epochs`` (what lesson 4 trains; each epoch is a forward and
 backward pass over every reply) and, where that is more than one, again with one epoch, which does
 the same passes over the batch as RLOO and GRPO do (one update, plus the reference pass): the first
 compares what the lesson pays, the second the implementations.
 
 Two passes. **As trained**: each method's replies have the lengths its training gives them (under
 a KL penalty PPO's replies on `tiny` shrink within a few steps), which is what lesson 4 pays.
-**Same batch**: every reply of every method is exactly ``ppo_max_new_tokens`` long (EOS suppressed
+**Same batch**: every reply of every method is exactly ``P.rl.max_new_tokens`` long (EOS suppressed
 by ``min_new_tokens``), so the same prompts give the same number of tokens to every method and
 the cost per generated token compares the methods' compute, not their reply lengths.
 
@@ -35,7 +35,7 @@ ONE_EPOCH = "PPO, 1 epoch"
 
 def ppo_runs(P) -> dict[str, int]:
     """The PPO rows and their epochs: the lesson's, and one epoch where the lesson makes more."""
-    return {PPO: P.ppo_epochs, **({ONE_EPOCH: 1} if P.ppo_epochs > 1 else {})}
+    return {PPO: P.rl.ppo_epochs, **({ONE_EPOCH: 1} if P.rl.ppo_epochs > 1 else {})}
 
 
 def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
@@ -48,7 +48,7 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
     from helpers.core import models
     from helpers.workbook import upstream
 
-    n = P.ppo_max_new_tokens if fixed_length else 0
+    n = P.rl.max_new_tokens if fixed_length else 0
     rows = {}
     for name, epochs in ppo_runs(P).items():
         model, tokenizer = upstream.load_sft_policy(sft_path, P)
@@ -81,9 +81,9 @@ def measure(P, sft_path, rm, prompts, steps: int, fixed_length: bool) -> dict:
         clock = StepClock(timer)
         model, _ = upstream.load_sft_policy(sft_path, P)
         run = online_rl.train_online(method, model, tokenizer, rm.score, prompts, P, f"/tmp/benchmark_{method}", 0,
-                                     steps=steps + 1, beta=P.ppo_beta, learning_rate=P.ppo_learning_rate,
-                                     batch_size=P.ppo_batch_size, num_generations=P.rl_group_size,
-                                     max_new_tokens=P.ppo_max_new_tokens, temperature=P.ppo_temperature,
+                                     steps=steps + 1, beta=P.rl.beta, learning_rate=P.rl.learning_rate,
+                                     batch_size=P.rl.batch_size, num_generations=P.rl.group_size,
+                                     max_new_tokens=P.rl.max_new_tokens, temperature=P.rl.temperature,
                                      peft_config=models.lora_config(P),
                                      callbacks=[clock], timer=timer,
                                      **({"generation_kwargs": {"min_new_tokens": n}} if n else {}))
@@ -105,7 +105,7 @@ def report(title: str, rows: dict, steps: int, P) -> None:
               f"{r['score'] / r['seconds']:>8.0%}{rest / r['seconds']:>7.0%}")
     per_token = {name: r["seconds"] / r["tokens"] for name, r in rows.items()}
     for name, epochs in ppo_runs(P).items():
-        schedule = f"{epochs} epoch{'s' if epochs > 1 else ''} of {P.ppo_mini_batch_size}-reply minibatches"
+        schedule = f"{epochs} epoch{'s' if epochs > 1 else ''} of {P.rl.mini_batch_size}-reply minibatches"
         print(f"{name} ({schedule}): cost per generated token {per_token[name] / per_token['RLOO (TRL)']:.2f}x RLOO's, "
               f"{per_token[name] / per_token['GRPO (TRL)']:.2f}x GRPO's")
 
@@ -129,10 +129,10 @@ def main() -> None:
     sft_path = upstream.sft_model_path(args.artifacts, P, 0, built_by="scripts/benchmark_online_rl.py")
     rm = rewards.load_reward_model(upstream.reward_model_paths(args.artifacts, P, 0, "scripts/benchmark_online_rl.py")[0])
     prompts = sorted({r["prompt"] for r in data.load_empathy_pairs("train")})
-    print(f"profile {P.name}, {P.ppo_batch_size} replies/step, up to {P.ppo_max_new_tokens} new tokens, "
+    print(f"profile {P.name}, {P.rl.batch_size} replies/step, up to {P.rl.max_new_tokens} new tokens, "
           f"{torch.get_num_threads()} threads, {args.steps} timed steps each (after one warm-up step)")
     for title, fixed in (("as trained (each method's own reply lengths):", False),
-                         (f"same batch (every reply exactly {P.ppo_max_new_tokens} tokens):", True)):
+                         (f"same batch (every reply exactly {P.rl.max_new_tokens} tokens):", True)):
         report(title, measure(P, sft_path, rm, prompts, args.steps, fixed), args.steps, P)
 
 

@@ -67,8 +67,8 @@ CHARS_PER_TOKEN_LIMIT = 16  # a prompt longer than 16 characters per allowed tok
 def router_settings(profile) -> dict:
     """The router's settings from a profile (lesson 6's notebook and the service both use them,
     so they answer alike)."""
-    return {"max_prompt_tokens": profile.style_max_prompt_tokens, "default_max_new_tokens": profile.style_max_new_tokens,
-            "repetition_penalty": profile.style_repetition_penalty}
+    return {"max_prompt_tokens": profile.style.max_prompt_tokens, "default_max_new_tokens": profile.style.max_new_tokens,
+            "repetition_penalty": profile.style.repetition_penalty}
 
 
 def _prompt_texts(prompt) -> list[str]:

@@ -207,7 +207,7 @@ def plot_style_adapter_training(runs: dict, save_to=None):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
-        else:  # a profile without a DPO stage (style_dpo_epochs = 0)
+        else:  # a profile without a DPO stage (P.style.dpo_epochs = 0)
             ax.text(0.5, 0.5, "no DPO stage on this profile", ha="center", va="center", transform=ax.transAxes)
     return _finish(fig, save_to)
 

@@ -41,7 +41,7 @@ def train(task: str, profile_name: str, out: str | Path, seed: int = 0, max_step
         path = model or models.base_model_path(profile)
         rows = list(preferences.load_preferences_for_training(out / "no-artifacts"))
         trainer = train_dpo(models.load_causal_lm(path, profile), models.load_tokenizer(path), rows, profile,
-                            out / "run", seed, beta=profile.dpo_beta,
+                            out / "run", seed, beta=profile.dpo.beta,
                             peft_config=models.lora_config(profile) if profile.use_lora else None, **steps)
     elif task == "reward":
         _, trainer = train_reward_model(data.load_empathy_pairs("train"), profile, out / "run", seed,

@@ -216,7 +216,7 @@ def service(tmp_path_factory):
 
 def test_the_service_answers_as_the_local_model_predicts(service, tiny, monkeypatch):
     router, base_url = service
-    assert router.generate_kwargs["repetition_penalty"] == get_profile("tiny").style_repetition_penalty != 1.0
+    assert router.generate_kwargs["repetition_penalty"] == get_profile("tiny").style.repetition_penalty != 1.0
     monkeypatch.delenv("STYLE_JUDGE_TEST_KEY", raising=False)
     backend = OpenAIBackend(base_url, "generic", api_key_env="STYLE_JUDGE_TEST_KEY", max_concurrency=4)
     named = 0

@@ -85,7 +85,7 @@ def test_prompts_fit_the_tiny_models_window(train, test_sheets):
         chat = tokenizer.apply_chat_template(multi_style.user_turn(multi_style.style_prompt(sheet)), tokenize=False,
                                              add_generation_prompt=True)
         lengths.append(len(tokenizer(chat, add_special_tokens=False)["input_ids"]))
-    assert max(lengths) <= get_profile("tiny").style_max_prompt_tokens, max(lengths)
+    assert max(lengths) <= get_profile("tiny").style.max_prompt_tokens, max(lengths)
     assert np.mean(lengths) >= 35, "the prompt should still carry a few facts"
 
 

@@ -40,7 +40,7 @@ def test_drop_reference_copy_leaves_the_style_adapter_active():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, sheets):
     """A few steps of both stages on two sheets (6 pairs): enough to check the plumbing."""
-    small = TINY.with_overrides(batch_size=4, style_max_length=96)
+    small = TINY.with_overrides(batch_size=4, style={"max_length": 96})
     return train_style_adapter("social_ad", sheets, small, tmp_path_factory.mktemp("train"), seed=0,
                                sft_epochs=1, dpo_epochs=1)
 
@@ -70,7 +70,7 @@ def test_save_keeps_an_earlier_adapter_aside(run, tmp_path):
 
 
 def test_sft_reference_keeps_trls_copy_only_while_training(tmp_path, sheets):
-    small = TINY.with_overrides(batch_size=4, style_max_length=96)
+    small = TINY.with_overrides(batch_size=4, style={"max_length": 96})
     run = train_style_adapter("news_brief", sheets, small, tmp_path, seed=0, reference="sft",
                               sft_epochs=1, dpo_epochs=1)
     assert list(run.model.peft_config) == ["default"]

@@ -34,13 +34,11 @@ def test_version_check_flags_outside_range():
 
 
 def test_small_and_colab_differ_only_in_model_precision_device_and_sizes():
-    from dataclasses import asdict
-
-    small, colab = asdict(PROFILES["small"]), asdict(PROFILES["colab"])
+    small, colab = PROFILES["small"].flat(), PROFILES["colab"].flat()
     differ = {k for k in small if small[k] != colab[k]}
     sizes = {"batch_size", "grad_accum", "max_length", "max_new_tokens", "gen_batch_size", "eval_size",
-             "ppo_steps", "ppo_batch_size", "ppo_max_new_tokens", "rl_baseline_prompts", "rl_eval_prompts", "rl_budget_seeds", "dpo_eval_pairs",
-             "dpo_epochs", "dpo_betas", "style_dpo_epochs"}
+             "rl.steps", "rl.batch_size", "rl.max_new_tokens", "rl.baseline_prompts", "rl.eval_prompts",
+             "rl.budget_seeds", "dpo.eval_pairs", "dpo.epochs", "dpo.betas", "style.dpo_epochs"}
     assert differ <= {"name", "policy_model", "judge_model", "precision", "use_cpu"} | sizes, differ
     assert {"name", "policy_model", "precision", "use_cpu"} <= differ
 
@@ -74,3 +72,38 @@ def test_runtime_pins_threads(monkeypatch):
         assert env["MKL_DYNAMIC"] == "FALSE" and env["OMP_NUM_THREADS"] == "1" and env["HF_HUB_OFFLINE"] == "1"
     finally:
         torch.set_num_threads(before)
+
+
+def test_each_lesson_has_one_config_with_its_defaults_in_one_place():
+    from dataclasses import fields
+
+    from helpers.core import profiles
+
+    tiny = get_profile("tiny")
+    for group, config_class in profiles.LESSON_CONFIGS.items():
+        assert isinstance(getattr(tiny, group), config_class), group
+    assert profiles.Profile(name="x", policy_model="m", encoder_model="e", precision="fp32", use_cpu=True).rl == \
+        profiles.OnlineRLConfig()  # a profile that says nothing about a lesson gets that lesson's defaults
+    flat = tiny.flat()
+    assert flat["rl.target_kl"] == tiny.rl.target_kl and "rl" not in flat
+    assert len(flat) == len(fields(tiny)) - len(profiles.LESSON_CONFIGS) + sum(
+        len(fields(c)) for c in profiles.LESSON_CONFIGS.values())
+
+
+def test_overrides_reach_into_a_lessons_config_and_leave_the_rest():
+    tiny = get_profile("tiny")
+    changed = tiny.with_overrides(rl={"target_kl": 3.0}, max_new_tokens=10)
+    assert changed.rl.target_kl == 3.0 and changed.rl.beta == tiny.rl.beta and changed.max_new_tokens == 10
+    assert tiny.rl.target_kl == 10.0  # the profile itself is unchanged
+    with pytest.raises(TypeError):
+        tiny.with_overrides(rl={"no_such_setting": 1})
+
+
+def test_ppo_config_takes_its_settings_from_the_profile():
+    from helpers import ppo
+
+    P = get_profile("small")
+    config = ppo.PPOConfig.from_profile(P, seed=4, beta=0.0)
+    assert (config.learning_rate, config.temperature, config.batch_size, config.max_new_tokens, config.ppo_epochs) == (
+        P.rl.learning_rate, P.rl.temperature, P.rl.batch_size, P.rl.max_new_tokens, P.rl.ppo_epochs)
+    assert config.beta == 0.0 and config.seed == 4

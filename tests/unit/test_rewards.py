@@ -21,7 +21,7 @@ def tiny_backbone(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(tiny_backbone, tmp_path_factory):
-    profile = get_profile("tiny").with_overrides(rm_freeze_layers=0, rm_batch_size=8, rm_learning_rate=1e-3)
+    profile = get_profile("tiny").with_overrides(reward={"freeze_layers": 0, "batch_size": 8, "learning_rate": 1e-3})
     rows = data.load_empathy_pairs("train")[:48]
     return train_reward_model(rows, profile, tmp_path_factory.mktemp("rm"), seed=0, backbone=tiny_backbone,
                               max_steps=6)
