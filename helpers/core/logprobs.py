@@ -60,6 +60,12 @@ def reply_logprobs(model, tokenizer, prompts: list, replies: list[str], temperat
     return totals
 
 
+def reference_model(profile, sft_model):
+    """The reference a KL is measured against: ``None`` for a LoRA policy (its adapter switched
+    off, :func:`adapter_off`), else the frozen SFT model itself (a profile that fine-tunes fully)."""
+    return None if profile.use_lora else sft_model
+
+
 def adapter_off(model):
     """A context in which a PEFT model is its reference (adapter disabled); a no-op otherwise."""
     return model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()

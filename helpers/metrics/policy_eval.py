@@ -7,7 +7,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from helpers.core import generation
-from helpers.core.logprobs import adapter_off, sampled_kl
+from helpers.core.logprobs import adapter_off, reference_model, sampled_kl
 from helpers.metrics import style
 from helpers.metrics.probes import HACK_PATTERNS
 
@@ -43,3 +43,12 @@ def evaluate_policy(policy, tokenizer, prompts: list[str], references: list[str]
     }
 
 
+def evaluate_as_profiled(policy, tokenizer, prompts: list[str], references: list[str], reward_model, judge,
+                         profile, sft_model, seed: int, triad: bool = True) -> dict:
+    """:func:`evaluate_policy` as lessons 4 and 5 run it: the profile's reply length, temperature
+    and batch size, the KL to the profile's reference for ``sft_model``
+    (:func:`helpers.core.logprobs.reference_model`), and replies sampled with ``seed + 1``."""
+    return evaluate_policy(policy, tokenizer, prompts, references, reward_model, judge,
+                           reference_model=reference_model(profile, sft_model), max_new_tokens=profile.rl.max_new_tokens,
+                           temperature=profile.rl.temperature, seed=seed + 1, batch_size=profile.gen_batch_size,
+                           triad=triad)

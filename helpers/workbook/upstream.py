@@ -108,12 +108,6 @@ def load_trainable_policy(sft_path, profile: Profile):
     return model, tokenizer
 
 
-def reference_model(profile: Profile, sft_model):
-    """The reference a KL is measured against: ``None`` for a LoRA policy (its adapter switched
-    off, :func:`helpers.core.logprobs.adapter_off`), else the frozen SFT model itself."""
-    return None if models.lora_config(profile) is not None else sft_model
-
-
 def load_ppo_policy(artifacts_dir, sft_path, profile: Profile):
     """Lesson 4's saved PPO policy, or ``None`` (with a message naming the notebook) where it was
     not run: a LoRA adapter on the merged SFT model, or a full checkpoint, as lesson 4 saved it."""

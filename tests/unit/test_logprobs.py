@@ -8,7 +8,6 @@ import torch
 
 from helpers import dpo, get_profile
 from helpers.core import logprobs, models
-from helpers.workbook import upstream
 
 
 @pytest.fixture(scope="module")
@@ -110,5 +109,5 @@ def test_the_reference_of_a_lora_policy_is_its_adapter_switched_off(tiny):
 
 def test_the_profile_decides_which_reference_a_policy_is_compared_with(tiny):
     model, _ = tiny
-    assert upstream.reference_model(get_profile("tiny"), model) is model   # full fine-tuning: a frozen copy
-    assert upstream.reference_model(get_profile("small"), model) is None   # LoRA: the adapter switched off
+    assert logprobs.reference_model(get_profile("tiny"), model) is model   # full fine-tuning: a frozen copy
+    assert logprobs.reference_model(get_profile("small"), model) is None   # LoRA: the adapter switched off

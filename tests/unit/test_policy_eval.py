@@ -44,3 +44,14 @@ def test_the_same_seed_samples_the_same_replies_and_triad_false_skips_the_triad(
     second = policy_eval.evaluate_policy(model, tok, PROMPTS, REFERENCES, Length(), Length(), **kwargs)
     assert first["replies"] == second["replies"]
     assert "perplexity_ref" not in first and "empathy" not in first
+
+
+def test_evaluate_as_profiled_uses_the_profiles_reply_length_and_reference(tiny):
+    model, tok = tiny
+    P = get_profile("tiny").with_overrides(rl={"max_new_tokens": 6})
+    measured = policy_eval.evaluate_as_profiled(model, tok, PROMPTS, REFERENCES, Length(), Length(), P, model, seed=2,
+                                                triad=False)
+    direct = policy_eval.evaluate_policy(model, tok, PROMPTS, REFERENCES, Length(), Length(), reference_model=model,
+                                         max_new_tokens=6, temperature=P.rl.temperature, seed=3,
+                                         batch_size=P.gen_batch_size, triad=False)
+    assert measured["replies"] == direct["replies"] and measured["kl"] == pytest.approx(0, abs=1e-4)
