@@ -240,18 +240,25 @@ def formality_training_data(graded_rows: list[dict] | None = None) -> tuple[list
     return texts, ratings
 
 
+def _fit_graded(trait: str, scale: tuple, settings: dict, texts: list[str], ratings,
+                embeddings: np.ndarray | None) -> GradedScorer:
+    return GradedScorer.fit(texts, ratings, *scale, name=trait, embeddings=embeddings, **settings)
+
+
+def _shipped_graded(trait: str, scale: tuple, settings: dict, training_data) -> GradedScorer:
+    return cached_graded_scorer(trait, *training_data(), *scale, settings["feature_set"], settings["alpha"],
+                                settings["feature_weight"])
+
+
 def fit_formality(texts: list[str], ratings, embeddings: np.ndarray | None = None) -> GradedScorer:
     """A formality scorer with the shipped settings, fitted on the given data (for validation)."""
-    return GradedScorer.fit(texts, ratings, *FORMALITY_SCALE, name="formality", embeddings=embeddings,
-                            **FORMALITY_SETTINGS)
+    return _fit_graded("formality", FORMALITY_SCALE, FORMALITY_SETTINGS, texts, ratings, embeddings)
 
 
 @lru_cache(maxsize=1)
 def formality_scorer() -> GradedScorer:
     """The workbook's formality scorer (trained on first use, then cached on disk)."""
-    s = FORMALITY_SETTINGS
-    return cached_graded_scorer("formality", *formality_training_data(), *FORMALITY_SCALE, s["feature_set"],
-                                s["alpha"], s["feature_weight"])
+    return _shipped_graded("formality", FORMALITY_SCALE, FORMALITY_SETTINGS, formality_training_data)
 
 
 def formality_scores(texts: list[str]) -> list[float]:
@@ -275,16 +282,13 @@ def politeness_training_data(rows: list[dict] | None = None) -> tuple[list[str],
 
 def fit_politeness(texts: list[str], ratings, embeddings: np.ndarray | None = None) -> GradedScorer:
     """A politeness scorer with the shipped settings, fitted on the given data (for validation)."""
-    return GradedScorer.fit(texts, ratings, *POLITENESS_SCALE, name="politeness", embeddings=embeddings,
-                            **POLITENESS_SETTINGS)
+    return _fit_graded("politeness", POLITENESS_SCALE, POLITENESS_SETTINGS, texts, ratings, embeddings)
 
 
 @lru_cache(maxsize=1)
 def politeness_scorer() -> GradedScorer:
     """The workbook's politeness scorer (trained on first use, ~2 min of embedding; then cached)."""
-    s = POLITENESS_SETTINGS
-    return cached_graded_scorer("politeness", *politeness_training_data(), *POLITENESS_SCALE, s["feature_set"],
-                                s["alpha"], s["feature_weight"])
+    return _shipped_graded("politeness", POLITENESS_SCALE, POLITENESS_SETTINGS, politeness_training_data)
 
 
 def politeness_scores(texts: list[str]) -> list[float]:
