@@ -23,7 +23,7 @@ from helpers.core.data import DataError, load_formality_sentences, read_jsonl  #
 
 DRAFTS = [REPO / "data" / "_drafts" / f"formality_graded_{x}.jsonl" for x in "ABC"]
 TARGET = REPO / "data" / "formality" / "graded.jsonl"
-FIXTURE = REPO / "tests" / "fixtures" / "formality_general.jsonl"
+FIXTURE = REPO / "tests" / "unit" / "fixtures" / "formality_general.jsonl"
 DRAFT_SCHEMA = {"text": lambda v: None if isinstance(v, str) and v.strip() else "must be a non-empty string",
                 "formality": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool)
                 and 1 <= v <= 7 and float(v * 2).is_integer() else f"must be 1-7 in half points, got {v!r}",

@@ -13,7 +13,7 @@ from helpers.core.paths import REPO_ROOT
 
 SCRIPT = textwrap.dedent('''
     import json, sys
-    sys.path.insert(0, "tests")
+    sys.path.insert(0, "tests/unit")
     from helpers import get_profile, sft
     from helpers.core import data, tracking
     from test_ppo import bandit
