@@ -3,7 +3,7 @@ and the notebook runs the notebook tests assert on.
 
 Layout: ``tests/unit/`` tests one helpers module each (seconds); ``tests/notebooks/`` executes the
 notebooks with papermill and asserts on their records (minutes). ``serving_support.py`` holds what
-the router and service tests share.
+the router and service tests share; ``expected_records.py`` the records each notebook's tests read.
 """
 from helpers.core import runtime
 
@@ -15,6 +15,8 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from helpers.workbook import runner  # noqa: E402
+
+from expected_records import EXPECTED_RECORDS  # noqa: E402  (tests/ is on the path: this folder's conftest)
 
 
 class Records(dict):
@@ -58,6 +60,10 @@ class NotebookRuns:
                 root = self._chains.setdefault(chain, self._tmp.mktemp(f"chain-{chain}"))
             executed = root / f"run{notebook}-{len(self._runs)}"
             values = runner.run_for_records(notebook, executed, root / "artifacts", profile=profile, **parameters)
+            missing = [name for name in EXPECTED_RECORDS.get(notebook[:2], []) if name not in values]
+            if profile == "tiny" and missing:  # the table lists what the tiny runs record
+                raise AssertionError(f"notebook {notebook} on {profile} did not record {missing} "
+                                     f"(tests/expected_records.py lists what its tests read)")
             self._runs[key] = NotebookRun(Records(notebook, values), root / "artifacts", executed)
         return self._runs[key]
 
