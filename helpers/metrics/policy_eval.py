@@ -6,8 +6,8 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from helpers.core import generation
-from helpers.core.logprobs import adapter_off, reference_model, sampled_kl
+from helpers.core import generation, logprobs
+from helpers.core.logprobs import adapter_off, sampled_kl
 from helpers.metrics import style
 from helpers.metrics.probes import HACK_PATTERNS
 
@@ -49,6 +49,7 @@ def evaluate_as_profiled(policy, tokenizer, prompts: list[str], references: list
     and batch size, the KL to the profile's reference for ``sft_model``
     (:func:`helpers.core.logprobs.reference_model`), and replies sampled with ``seed + 1``."""
     return evaluate_policy(policy, tokenizer, prompts, references, reward_model, judge,
-                           reference_model=reference_model(profile, sft_model), max_new_tokens=profile.rl.max_new_tokens,
+                           reference_model=logprobs.reference_model(profile, sft_model),
+                           max_new_tokens=profile.rl.max_new_tokens,
                            temperature=profile.rl.temperature, seed=seed + 1, batch_size=profile.gen_batch_size,
                            triad=triad)

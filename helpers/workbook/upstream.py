@@ -153,8 +153,6 @@ def save_policy_replies(folder, prompts: list[str], policies: dict[str, dict[str
     later lesson can rescore them without generating again; ``baseline`` and ``treatment``, where
     given, name the comparison the lesson drew (e.g. "SFT" and "DPO beta 0.1"). The file is an evaluation
     output: a re-run of the lesson replaces it."""
-    import json
-
     for role in (baseline, treatment):
         if role is not None and role not in policies:
             raise ValueError(f"{role!r} is not one of the policies {list(policies)}")
@@ -173,8 +171,6 @@ def save_policy_replies(folder, prompts: list[str], policies: dict[str, dict[str
 def load_policy_replies(artifacts_dir, lesson: str) -> dict | None:
     """What :func:`save_policy_replies` wrote under ``artifacts_dir/<lesson>``, or None if the lesson
     has not been run. A file that does not have that shape is refused with its path and the field."""
-    import json
-
     path = Path(artifacts_dir) / lesson / REPLIES_FILE
     if not path.exists():
         return None
