@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.core.generation import generate
+from helpers.judge import Rubric
 from helpers.metrics import facts
 
 CRITIC_SYSTEM = ("You review customer-support replies for Larkmoor against one principle of its style "
@@ -19,6 +20,17 @@ CRITIC_SYSTEM = ("You review customer-support replies for Larkmoor against one p
 REVISER_SYSTEM = ("You rewrite customer-support replies for Larkmoor so that they follow one principle of its "
                   "style constitution. Keep every fact, name and number of the reply. Answer with the "
                   "rewritten reply only.")
+
+# lesson 7's judge, asked about the constitution as a whole (its principles in brief)
+CONSTITUTION = Rubric(
+    "fit with Larkmoor's style constitution",
+    "How well the support reply follows Larkmoor's style: it acknowledges the customer's problem before the "
+    "fix, is warm but never casual, uses the customer's details, apologises once and specifically, blames "
+    "no one, gives a concrete next step in plain words, and promises nothing the policy forbids.",
+    ("breaks the style: cold, rude, casual or off-topic", "follows one or two principles; generic or curt",
+     "adequate: polite and on topic, but misses several principles",
+     "good: acknowledges the problem, warm, specific, a clear next step",
+     "exemplary: follows every principle, specific to this customer"))
 
 
 @dataclass(frozen=True)
@@ -70,9 +82,21 @@ _PREAMBLE = re.compile(r"\A\s*(?:(?:sure|certainly|of course)[,!.]?\s*)?(?:here(
                        r"(?:rewritten|revised|new)\s+(?:reply|version|response|email|text)\b[^\n]{0,30}?:[ \t]*\n", re.I)
 
 
-def clean_revision(text: str) -> str:
-    """The revision without a preamble line ("Here is the rewritten reply:") or wrapping quotes."""
-    text = _PREAMBLE.sub("", text, count=1).strip()
+# a small reviser often goes on to echo its instructions ("Review: ...", "Rewrite the reply ...")
+_ECHO = re.compile(r"^\s*(?:(?:review|critique|principle|reply|customer's message)\s*:|rewrite the\b)", re.I | re.M)
+
+
+def clean_revision(text: str, critique: str | None = None) -> str:
+    """The revision without a preamble line ("Here is the rewritten reply:"), wrapping quotes, or
+    what follows once it starts echoing its instructions or the critique it was given."""
+    text = _PREAMBLE.sub("", text, count=1)
+    echo = _ECHO.search(text)
+    if echo:
+        text = text[:echo.start()]
+    head = (critique or "").strip()[:60]
+    if len(head) >= 20 and head in text:
+        text = text[:text.index(head)]
+    text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
     return text
@@ -89,7 +113,7 @@ def critique_and_revise(model, tokenizer, prompts: list[str], drafts: list[str],
     revised = generate(model, tokenizer,
                        [revision_messages(p, q, d, c) for p, q, d, c in zip(principles, prompts, drafts, critiques)],
                        max_new_tokens=revision_tokens, batch_size=batch_size)
-    return [Revision(q, d, p["id"], c, clean_revision(r))
+    return [Revision(q, d, p["id"], c, clean_revision(r, c))
             for q, d, p, c, r in zip(prompts, drafts, principles, critiques, revised)]
 
 
@@ -99,6 +123,16 @@ def kept_facts(draft: str, revision: str) -> float:
     pairs = [(extract(draft), extract(revision)) for extract in (facts.ids, facts.amounts, facts.dates)]
     wanted = sum(len(before) for before, _ in pairs)
     return 1.0 if not wanted else sum(len(before & after) for before, after in pairs) / wanted
+
+
+def copied_example(revision: Revision, example: dict) -> bool:
+    """True where the revision repeats what only the principle's worked example says (its order
+    number, greeting line or sign-off line): a small reviser shown a demonstration often returns it."""
+    source = f"{revision.prompt}\n{revision.draft}"
+    lines = [line.strip() for line in example["revision"].strip().splitlines()]
+    copied_ids = (facts.ids(revision.revision) & facts.ids(example["revision"])) - facts.ids(source)
+    copied_lines = [line for line in (lines[0], lines[-1]) if line and line in revision.revision and line not in source]
+    return bool(copied_ids or copied_lines)
 
 
 @dataclass(frozen=True)
@@ -114,16 +148,29 @@ class Screened:
 
 
 def screen(revisions: list[Revision], draft_scores, revision_scores, min_gain: float = 0.0,
-           min_kept_facts: float = 1.0, min_length_ratio: float = 0.5) -> Screened:
-    """Keep a revision only if it changed the draft, kept its facts and at least ``min_length_ratio``
-    of its length, and scored more than ``min_gain`` above it (any score: the judge, a scorer).
-    Reasons are checked in that order; the first that fails is the one reported."""
+           min_kept_facts: float = 1.0, min_length_ratio: float = 0.5, examples: list[dict] | None = None,
+           similarities=None, min_similarity: float = 0.35) -> Screened:
+    """Keep a revision only if it changed the draft, did not copy its principle's worked example
+    (checked where ``examples``, the constitution's rows, are given), still answers this customer
+    (checked where ``similarities`` are given: MiniLM cosines of each revision to the customer's
+    message; replies to a message score 0.36 or more in 95% of lesson 3's held-out pairs, replies
+    to another message 0.33 or less), kept the draft's facts and at least ``min_length_ratio`` of its length, and scored more
+    than ``min_gain`` above it (any score: the judge, a scorer). Reasons are checked in that order;
+    the first that fails is reported."""
     if not len(revisions) == len(draft_scores) == len(revision_scores):
         raise ValueError("need one draft score and one revision score per revision")
+    similarities = [1.0] * len(revisions) if similarities is None else list(similarities)
+    if len(similarities) != len(revisions):
+        raise ValueError("need one similarity per revision")
+    by_id = {row["id"]: row for row in examples or []}
     kept, dropped = [], []
-    for r, before, after in zip(revisions, draft_scores, revision_scores):
+    for r, before, after, similarity in zip(revisions, draft_scores, revision_scores, similarities):
         if r.revision.strip() == r.draft.strip():
             reason = "unchanged"
+        elif r.principle in by_id and copied_example(r, by_id[r.principle]):
+            reason = "copied the example"
+        elif similarity < min_similarity:
+            reason = "changed the subject"
         elif kept_facts(r.draft, r.revision) < min_kept_facts:
             reason = "lost a fact"
         elif len(r.revision) < min_length_ratio * len(r.draft):

@@ -47,4 +47,9 @@ EXPECTED_RECORDS = {
         counterexample_accuracy_after front_winner objective_spearman objective_spearman_ci_high
         objective_spearman_ci_low refusal_detector_accuracy soup_adapters soup_points
     """.split(),
+    "09": """
+        active_vs_random_label_efficiency revision_worse_rate revision_worse_rate_ci_high
+        revision_worse_rate_ci_low revisions_kept rlaif_pairs round_accuracy_active
+        round_accuracy_random round_empathy round_labels round_scores round_scores_random rlaif_screened
+    """.split(),
 }

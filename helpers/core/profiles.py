@@ -92,15 +92,34 @@ class MultiObjectiveConfig:
     adapter_learning_rate: float = 5e-4
 
 
+@dataclass(frozen=True)
+class ConstitutionConfig:
+    """Lesson 9 (``P.cai``): critique → revise drafts (RLAIF), DPO on the kept revisions, and the
+    rounds of labelling with a human in the loop."""
+
+    drafts: int = 24                # training complaints the SFT policy drafts replies to
+    eval_prompts: int = 16          # held-out complaints every policy answers
+    max_new_tokens: int = 112       # a draft or a held-out reply
+    critique_tokens: int = 48
+    revision_tokens: int = 144
+    dpo_epochs: float = 2.0
+    samples: int = 4                # replies sampled per held-out complaint, for best-of-n in the rounds
+    seed_labels: int = 8            # labels before round 1 (random pairs: both strategies start equal)
+    labels_per_round: int = 8
+    rounds: int = 3
+    rater_error: float = 0.1        # the scripted rater picks the other reply this often
+    repeats: int = 5                # labelling loops per strategy, each with its own seed (they cost seconds)
+
+
 LESSON_CONFIGS = {"sft": SFTConfig, "reward": RewardConfig, "rl": OnlineRLConfig, "dpo": DPOConfig,
-                  "style": StyleConfig, "mo": MultiObjectiveConfig}
+                  "style": StyleConfig, "mo": MultiObjectiveConfig, "cai": ConstitutionConfig}
 
 
 @dataclass(frozen=True)
 class Profile:
     """Everything a notebook needs to know about where it runs: the hardware and the sizes it
     affords, then one config per lesson (``P.sft``, ``P.reward``, ``P.rl``, ``P.dpo``, ``P.style``,
-    ``P.mo``), each with its defaults in its own dataclass."""
+    ``P.mo``, ``P.cai``), each with its defaults in its own dataclass."""
 
     name: str
     policy_model: str
@@ -127,6 +146,7 @@ class Profile:
     dpo: DPOConfig = field(default_factory=DPOConfig)
     style: StyleConfig = field(default_factory=StyleConfig)
     mo: MultiObjectiveConfig = field(default_factory=MultiObjectiveConfig)
+    cai: ConstitutionConfig = field(default_factory=ConstitutionConfig)
 
     def with_overrides(self, **kw) -> "Profile":
         """A copy with some fields changed, e.g. ``P.with_overrides(max_new_tokens=64)``; a lesson's
@@ -217,6 +237,8 @@ PROFILES: dict[str, Profile] = {
             repetition_penalty=1.15,  # greedy decoding of a 2M model loops ("new new new ...")
         ),
         mo=MultiObjectiveConfig(eval_requests=24, max_new_tokens=48, adapter_rows=32, adapter_learning_rate=1e-2),
+        # the reviser is SmolLM2-135M on every CPU profile; only the drafts and DPO use the tiny policy
+        cai=ConstitutionConfig(drafts=16, eval_prompts=12, max_new_tokens=48, revision_tokens=112, dpo_epochs=3.0),
     ),
     "small": SMALL,
     # `colab` is `small` on a T4: another model name, precision and device, nothing else

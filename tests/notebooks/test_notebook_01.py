@@ -60,6 +60,7 @@ def test_same_seed_same_records(records_01, tmp_path):
 
 @pytest.mark.notebook
 @pytest.mark.small
+@pytest.mark.long  # about 10 minutes: CI leaves it to `tasks.py test --profile small`, to stay under an hour
 def test_small_sft_answers_the_customer(records_01_small):
     r = records_01_small
     assert r["fact_recall_sft"] - r["fact_recall_base"] >= 0.15, r
@@ -69,6 +70,7 @@ def test_small_sft_answers_the_customer(records_01_small):
 
 @pytest.mark.notebook
 @pytest.mark.small
+@pytest.mark.long  # about 10 minutes: CI leaves it to `tasks.py test --profile small`, to stay under an hour
 def test_small_sft_gains_carry_paired_intervals_that_exclude_zero(records_01_small):
     r = records_01_small
     for name in ("fact_recall", "rubric_overall", "formality", "mean_words", "rubric_formal", "rubric_concise"):
@@ -80,6 +82,7 @@ def test_small_sft_gains_carry_paired_intervals_that_exclude_zero(records_01_sma
 
 @pytest.mark.notebook
 @pytest.mark.small
+@pytest.mark.long  # about 10 minutes: CI leaves it to `tasks.py test --profile small`, to stay under an hour
 def test_small_sft_is_formal_and_fluent(records_01_small):
     r = records_01_small
     assert r["formality_sft"] >= r["formality_base"], r

@@ -97,3 +97,40 @@ def test_critique_and_revise_runs_a_model_and_is_deterministic(tiny):
     assert first == constitution.critique_and_revise(*args, critique_tokens=8, revision_tokens=12, batch_size=2)
     with pytest.raises(ValueError, match="one prompt, draft and principle"):
         constitution.critique_and_revise(model, tokenizer, [CUSTOMER], drafts, principles)
+
+
+def test_a_revision_that_returns_the_worked_example_is_dropped_as_a_copy():
+    copied = revision(ACKNOWLEDGE["revision"])  # another customer's order, greeting and sign-off
+    assert constitution.copied_example(copied, ACKNOWLEDGE)
+    own = revision(DRAFT.replace("Dear Mr Adeyemi,\n\n", "Dear Mr Adeyemi,\n\nI am sorry the parasol did not arrive. "))
+    assert not constitution.copied_example(own, ACKNOWLEDGE)  # same customer as the example: nothing is new
+    screened = constitution.screen([copied, own], [0.1, 0.1], [0.9, 0.9], examples=CONSTITUTION)
+    assert [reason for _, reason in screened.dropped] == ["copied the example"] and screened.kept == [own]
+    # without the constitution's rows the copy is not checked
+    assert len(constitution.screen([copied], [0.1], [0.9]).kept) == 1
+
+
+def test_the_constitution_rubric_asks_the_judge_about_the_reply_to_this_customer():
+    messages = constitution.CONSTITUTION.pointwise_messages(CUSTOMER, DRAFT)
+    assert CUSTOMER in messages[1]["content"] and DRAFT in messages[1]["content"]
+    assert "acknowledges the customer's problem" in messages[1]["content"]
+
+
+def test_echoed_instructions_and_an_appended_critique_are_cut_off():
+    reply = "Dear Customer,\n\nI am sorry the bag arrived torn. A new one is on its way.\n\nBest regards,\nAmira"
+    critique = "The reply does not end with one clear way to reach us, such as a phone number."
+    assert constitution.clean_revision(f"{reply}\n\n{critique}", critique) == reply
+    assert constitution.clean_revision(f"{reply}\n\nReview:\nIt is fine.") == reply
+    assert constitution.clean_revision(f"{reply}\n\nRewrite the reply in plain words.") == reply
+    assert constitution.clean_revision(f"{reply}\n\nRewrite the closing so that it gives one way to reach us.") == reply
+    # "reply" inside a sentence is not an echo
+    assert constitution.clean_revision("Dear Ann,\n\nPlease reply: we will help.") == "Dear Ann,\n\nPlease reply: we will help."
+
+
+def test_a_revision_about_something_else_is_dropped_where_similarities_are_given():
+    off_topic = revision("This is a great example of how to handle customer service, and of what not to do.")
+    on_topic = revision(DRAFT.replace("I have refunded", "I am sorry it never came. I have refunded"))
+    screened = constitution.screen([off_topic, on_topic], [0.1, 0.1], [0.9, 0.9], similarities=[0.3, 0.95])
+    assert [reason for _, reason in screened.dropped] == ["changed the subject"] and screened.kept == [on_topic]
+    with pytest.raises(ValueError, match="one similarity per revision"):
+        constitution.screen([on_topic], [0.1], [0.9], similarities=[0.3, 0.95])
