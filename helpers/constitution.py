@@ -154,9 +154,9 @@ def screen(revisions: list[Revision], draft_scores, revision_scores, min_gain: f
     (checked where ``examples``, the constitution's rows, are given), still answers this customer
     (checked where ``similarities`` are given: MiniLM cosines of each revision to the customer's
     message; replies to a message score 0.36 or more in 95% of lesson 3's held-out pairs, replies
-    to another message 0.33 or less), kept the draft's facts and at least ``min_length_ratio`` of its length, and scored more
-    than ``min_gain`` above it (any score: the judge, a scorer). Reasons are checked in that order;
-    the first that fails is reported."""
+    to another message 0.33 or less), kept the draft's facts and at least ``min_length_ratio`` of
+    its length, and scored more than ``min_gain`` above it (any score: the judge, a scorer).
+    Reasons are checked in that order; the first that fails is reported."""
     if not len(revisions) == len(draft_scores) == len(revision_scores):
         raise ValueError("need one draft score and one revision score per revision")
     similarities = [1.0] * len(revisions) if similarities is None else list(similarities)
