@@ -15,7 +15,8 @@ One ``PPOTrainer.step`` is:
 6. **KL controller**: optionally adapt ``beta`` so the KL tracks a target.
 
 Where to start reading: ``PPOTrainer.step`` runs the six steps above in order, calling
-``rollout`` (1-2 and the reference log-probabilities), ``token_rewards`` (3), ``gae`` (4) and
+``rollout`` (1-2: the sampling pass also gives the log-probabilities and values; then the
+reference's log-probabilities), ``token_rewards`` (3), ``gae`` (4) and
 ``update`` (5, with ``policy_loss`` and ``value_loss``). The file itself runs in that order too:
 the config, the tensor functions of steps 3-5, the KL controllers, the value head, the trainer.
 
@@ -288,9 +289,14 @@ class PPOTrainer:
         return enc["input_ids"], enc["attention_mask"]
 
     @torch.no_grad()
-    def sample(self, query_ids, query_mask) -> torch.Tensor:
-        """Sample replies from the policy: plain temperature sampling, so that the log-probabilities
-        computed afterwards are the ones the tokens were drawn with (no top-p, no repetition penalty)."""
+    def sample(self, query_ids, query_mask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample replies from the policy; returns (reply ids, logits, values) at each reply position.
+
+        Plain temperature sampling (no top-p, no repetition penalty), so the log-probabilities taken
+        from the logits are the ones the tokens were drawn with. The logits (raw: before temperature
+        and ``min_new_tokens``) and the value head's estimates are read off the sampling pass itself,
+        so no second forward pass over the batch recomputes them before the update.
+        """
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator)))
         self.policy.eval()
         out = self.model.generate(input_ids=query_ids, attention_mask=query_mask, do_sample=True,
@@ -298,8 +304,13 @@ class PPOTrainer:
                                   max_new_tokens=self.config.max_new_tokens,
                                   min_new_tokens=self.config.min_new_tokens,
                                   pad_token_id=self.tokenizer.pad_token_id,
-                                  eos_token_id=self.tokenizer.eos_token_id)
-        return out[:, query_ids.shape[1]:]
+                                  eos_token_id=self.tokenizer.eos_token_id,
+                                  return_dict_in_generate=True, output_logits=True, output_hidden_states=True)
+        logits = torch.stack(out.logits, dim=1).float()
+        # step t's last layer at its last position is the state that predicted reply token t
+        hidden = torch.stack([layers[-1][:, -1] for layers in out.hidden_states], dim=1)
+        values = self.policy.value_head(hidden.to(self.policy.value_head.weight.dtype)).squeeze(-1).float()
+        return out.sequences[:, query_ids.shape[1]:], logits, values
 
     def forward_reply(self, model_fn, query_ids, query_mask, response_ids, mask):
         """Logits and values at the positions that predict each reply token."""
@@ -327,7 +338,7 @@ class PPOTrainer:
         """Sample, score and evaluate one batch of prompts under the policy and the reference."""
         query_ids, query_mask = self.encode(prompts)
         start = time.perf_counter()
-        response_ids = self.sample(query_ids, query_mask)
+        response_ids, logits, values = self.sample(query_ids, query_mask)
         self.phase_seconds["generate"] = time.perf_counter() - start
         mask = response_mask(response_ids, self.tokenizer.eos_token_id)
         # generate pads finished replies, so skipping special tokens leaves just the reply text
@@ -335,7 +346,6 @@ class PPOTrainer:
         start = time.perf_counter()
         scores = torch.tensor(self.score_fn(prompts, responses), dtype=torch.float32)
         self.phase_seconds["score"] = time.perf_counter() - start
-        logits, values = self.forward_reply(self.policy, query_ids, query_mask, response_ids, mask)
         logp = logprobs_of(logits, response_ids, self.config.temperature)
         entropy = entropy_of(logits, self.config.temperature)
         ref_logp = self.reference_logprobs(query_ids, query_mask, response_ids, mask)

@@ -77,6 +77,29 @@ def reward_model_paths(artifacts_dir, profile: Profile, seed: int, built_by: str
     return rm_path, judge_path
 
 
+SHAPE = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+
+
+def check_built_for(path, profile: Profile) -> None:
+    """Stop with a clear error when ``path`` holds a full model of another shape than the profile's
+    base model: e.g. a `tiny` run's lesson 1 model found by a `small` run in the same artifacts
+    folder, which would otherwise be aligned in its place without a word. (A LoRA adapter on the
+    wrong base already fails to load, with PEFT's size-mismatch error.)"""
+    path = Path(path)
+    if not (path / "config.json").exists():
+        return
+    from transformers import AutoConfig
+
+    found = json.loads((path / "config.json").read_text())
+    expected = AutoConfig.from_pretrained(models.base_model_path(profile)).to_dict()
+    differ = [f"{k} {found.get(k)} (the {profile.name} profile's base model: {expected.get(k)})"
+              for k in SHAPE if found.get(k) != expected.get(k)]
+    if differ:
+        raise ValueError(f"{path / 'config.json'} is a model of another profile: " + ", ".join(differ) +
+                         f". Run lesson 1 on {profile.name} with its own artifacts folder (tasks.py workbook "
+                         "--out, or the notebook's artifacts_dir), or move that folder away; nothing was changed.")
+
+
 def load_sft_policy(path, profile: Profile):
     """(model, tokenizer) of the SFT model, ready to be aligned further.
 
@@ -85,6 +108,7 @@ def load_sft_policy(path, profile: Profile):
     """
 
     path = Path(path)
+    check_built_for(path, profile)
     tokenizer = models.load_tokenizer(path)
     if (path / "adapter_config.json").exists():
         from peft import PeftModel

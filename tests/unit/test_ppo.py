@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from helpers import ppo
 
@@ -230,3 +231,25 @@ def test_a_token_budget_stops_the_run_at_the_step_that_reaches_it():
     row = trainer.history[-1]
     assert 0 < row["seconds_generate"] + row["seconds_score"] < row["seconds"]
     assert row["kl_per_token"] == pytest.approx(row["kl"], rel=1e-5)  # one token per reply
+
+
+def test_the_sampling_pass_gives_the_log_probabilities_and_values_a_forward_pass_would():
+    # rollout reads logp and values off generate instead of a second forward pass: they must agree,
+    # with left padding (row 1's prompt is one token shorter) and replies that end at different lengths
+    class PaddedPPO(ppo.PPOTrainer):
+        def encode(self, prompts):
+            ids = torch.tensor([[2, 3, 4], [PAD, 5, 6]] * (len(prompts) // 2))
+            return ids, (ids != PAD).long()
+
+    config = ppo.PPOConfig(beta=0.1, batch_size=8, max_new_tokens=6, seed=1)
+    trainer = PaddedPPO(toy_model(init_std=0.3), ToyTokenizer(), reward_target, config)
+    nn.init.normal_(trainer.policy.value_head.weight, std=0.5)
+    batch = trainer.rollout(["q"] * 8)
+    assert batch.response_ids.shape[1] > 1 and batch.mask.sum() > 8
+    with torch.no_grad():
+        logits, values = trainer.forward_reply(trainer.policy, batch.query_ids, batch.query_mask,
+                                               batch.response_ids, batch.mask)
+    logp = ppo.logprobs_of(logits, batch.response_ids, config.temperature)
+    assert torch.allclose(batch.logp * batch.mask, logp * batch.mask, atol=1e-5)
+    assert torch.allclose(batch.values * batch.mask, values * batch.mask, atol=1e-5)
+    assert batch.values.abs().max() > 0.01          # the value head is not the zero it starts as

@@ -1,5 +1,7 @@
-"""Held-out replies one lesson saves and another rescores (helpers.workbook.upstream)."""
+"""Held-out replies one lesson saves and another rescores, and the check that a lesson 1 model fits
+the profile (helpers.workbook.upstream)."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,21 @@ def test_judge_rows_are_a_seeded_subset():
     picked = upstream.judge_rows(rows, seed=0)
     assert len(picked) == 70 and picked == upstream.judge_rows(rows, seed=0)
     assert picked != upstream.judge_rows(rows, seed=1)
+
+
+def test_a_model_of_another_profile_is_refused_by_name(tmp_path):
+    from helpers import get_profile
+    from helpers.core import models
+
+    P = get_profile("tiny")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "config.json").write_text((Path(models.base_model_path(P)) / "config.json").read_text())
+    upstream.check_built_for(own, P)                       # the profile's own shape passes
+    other = tmp_path / "other"
+    other.mkdir()
+    config = json.loads((own / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "hidden_size": 576, "num_hidden_layers": 30}))
+    with pytest.raises(ValueError, match=r"other/config.json .*hidden_size 576 .*num_hidden_layers 30"):
+        upstream.check_built_for(other, P)
+    upstream.check_built_for(tmp_path / "adapter_only", P)  # no config.json: PEFT checks an adapter's base
