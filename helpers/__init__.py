@@ -13,7 +13,7 @@ has four layers and the lesson modules; ``ls helpers/*/`` shows which layer a mo
 * ``workbook/``: running the notebooks: records, the runner, the report, plots, the version check,
   quiet logging, upstream artifacts between lessons, the training CLI;
 * the lesson modules, at the top, each named after what it teaches: ``sft`` (1), ``labeling`` and
-  ``preferences`` (2), ``rewards`` (3), ``ppo`` and ``online_rl`` (4), ``dpo`` (5),
+  ``preferences`` (2), ``rewards`` and ``likert_judge`` (3), ``ppo`` and ``online_rl`` (4), ``dpo`` (5),
   ``multi_style`` (6), ``judge`` and ``drift`` (7), ``multi_objective`` and ``refusals`` (8),
   ``constitution`` and ``active_labels`` (9).
 

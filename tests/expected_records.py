@@ -18,12 +18,15 @@ EXPECTED_RECORDS = {
         n_likert_pairs n_pairs_exported n_raters_flagged politeness_contested_share
     """.split(),
     "03": """
-        judge_val_accuracy probe_pass_rate_after probe_pass_rate_before rm_calibration_error
+        independent_judge_pair_accuracy independent_judge_shared_complaints judge_val_accuracy
+        probe_pass_rate_after probe_pass_rate_before rm_calibration_error rm_independent_judge_correlation_ci_high
+        rm_judge_correlation_ci_low
         rm_calibration_error_scaled rm_human_pair_agreement rm_median_margin_sd rm_temperature
         rm_val_accuracy rm_val_accuracy_after
     """.split(),
     "04": """
-        beta0_final_kl beta0_hack_rate beta0_judge_minus_rm_gap beta0_steps budget_leader
+        beta0_final_kl beta0_hack_rate beta0_independent_minus_rm_gap beta0_independent_minus_rm_gap_ci_high
+        beta0_judge_minus_rm_gap beta0_steps budget_leader
         budget_seeds eval_judge_ppo eval_judge_sft eval_reward_ppo eval_reward_sft grpo_reward_gain
         ppo_budget_tokens ppo_final_kl ppo_judge_gain_sd ppo_large_final_kl ppo_reward_gain
         ppo_target_kl rloo_judge_gain_sd rloo_minus_ppo_judge_gain_sd rloo_reward_gain sft_hack_rate

@@ -53,3 +53,19 @@ def evaluate_as_profiled(policy, tokenizer, prompts: list[str], references: list
                            max_new_tokens=profile.rl.max_new_tokens,
                            temperature=profile.rl.temperature, seed=seed + 1, batch_size=profile.gen_batch_size,
                            triad=triad)
+
+
+def gain_verdict(judge_gain, gap, judge: str = "the judge") -> str:
+    """In words, what a judge says about a policy's reward gain, from two
+    :class:`helpers.metrics.judge_eval.Estimate`: the judge's gain over the SFT model and the gap
+    to the RM's gain (judge minus RM), both in SFT standard deviations. A conclusion is drawn only
+    where an interval supports it."""
+    if gap.high < 0:
+        if judge_gain.low > 0:
+            return f"partly over-optimised: {judge} confirms a gain, smaller than the RM's"
+        return f"over-optimised: {judge} does not confirm the RM's gain"
+    if judge_gain.low > 0:
+        return f"{judge} confirms the gain"
+    if judge_gain.high < 0:
+        return f"{judge} sees a loss"
+    return f"{judge} sees no gain distinguishable from 0"

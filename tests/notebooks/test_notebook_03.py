@@ -51,3 +51,12 @@ def test_saved_models_score_through_the_api(run_03):
 
 def test_figures_show_inline(run_03):
     assert run_03[0]["inline_figures"] >= 1
+
+
+def test_the_independent_judge_shares_no_data_with_the_reward_model_and_follows_it_less(run_03):
+    records, _ = run_03
+    assert records["independent_judge_shared_complaints"] == 0
+    # it ranks held-out pairs it never saw well above chance (0.5)...
+    assert records["independent_judge_pair_accuracy"] >= 0.7
+    # ...while its margins follow the RM's far less than the second RM's do
+    assert records["rm_independent_judge_correlation_ci_high"] < records["rm_judge_correlation_ci_low"]

@@ -66,6 +66,13 @@ def test_beta_zero_over_optimises(run_04):
     assert run_04["beta0_judge_minus_rm_gap"] < run_04["small_beta_judge_minus_rm_gap"]
 
 
+def test_the_independent_judge_confirms_less_of_beta_zeros_gain_than_the_second_reward_model(run_04):
+    # lesson 3's second RM shares the RM's backbone and data, so it shares its blind spot; the
+    # independent judge (Likert ratings, a frozen SmolLM2, ridge) does not
+    assert run_04["beta0_independent_minus_rm_gap_ci_high"] < 0
+    assert run_04["beta0_independent_minus_rm_gap"] < run_04["beta0_judge_minus_rm_gap"] - 0.3
+
+
 def test_rloo_and_grpo_also_learn_from_the_same_reward(run_04):
     assert run_04["rloo_reward_gain"] > 0.3 and run_04["grpo_reward_gain"] > 0.3
     for method in ("rloo", "grpo"):

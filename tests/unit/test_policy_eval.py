@@ -55,3 +55,17 @@ def test_evaluate_as_profiled_uses_the_profiles_reply_length_and_reference(tiny)
                                          max_new_tokens=6, temperature=P.rl.temperature, seed=3,
                                          batch_size=P.gen_batch_size, triad=False)
     assert measured["replies"] == direct["replies"] and measured["kl"] == pytest.approx(0, abs=1e-4)
+
+
+def test_the_gain_verdict_draws_a_conclusion_only_where_an_interval_supports_it():
+    from helpers.metrics.judge_eval import Estimate
+    from helpers.metrics.policy_eval import gain_verdict
+
+    gap_below, gap_spans = Estimate(-1.0, -1.5, -0.5), Estimate(-0.1, -0.4, 0.2)
+    assert gain_verdict(Estimate(0.0, -0.3, 0.3), gap_below).startswith("over-optimised")
+    assert gain_verdict(Estimate(-0.6, -0.9, -0.3), gap_below).startswith("over-optimised")
+    assert gain_verdict(Estimate(0.5, 0.2, 0.8), gap_below).startswith("partly over-optimised")
+    assert gain_verdict(Estimate(0.5, 0.2, 0.8), gap_spans) == "the judge confirms the gain"
+    assert gain_verdict(Estimate(-0.5, -0.8, -0.2), gap_spans) == "the judge sees a loss"
+    assert gain_verdict(Estimate(0.1, -0.2, 0.4), gap_spans, "the independent judge") == \
+        "the independent judge sees no gain distinguishable from 0"
