@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
 from helpers.core.data import load_likert
 from helpers.core.paths import cache_dir
+from helpers.preferences import mean_scores
 
 __all__ = ["ALPHAS", "likert_training_data", "shared_complaints", "reply_features", "fit_ridge",
            "choose_alpha", "LikertJudge", "load_likert_judge"]
@@ -39,13 +39,10 @@ FEATURE_VERSION = "mean-last-middle-v1"
 def likert_training_data() -> tuple[list[str], list[str], np.ndarray]:
     """(complaints, replies, mean empathy rating) of every Likert item with empathy ratings."""
     items, ratings = load_likert()
-    by_item = defaultdict(list)
-    for rating in ratings:
-        if rating["trait"] == "empathy":
-            by_item[rating["item_id"]].append(rating["score"])
-    rated = [item for item in items if item["item_id"] in by_item]
+    mean = mean_scores(ratings, "empathy")
+    rated = [item for item in items if item["item_id"] in mean]
     return ([item["prompt"] for item in rated], [item["response"] for item in rated],
-            np.array([np.mean(by_item[item["item_id"]]) for item in rated]))
+            np.array([mean[item["item_id"]] for item in rated]))
 
 
 def shared_complaints(judge_prompts, rm_rows) -> set[str]:
