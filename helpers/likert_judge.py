@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from helpers.core.data import load_likert
+from helpers.core.models import autocast, load_causal_lm, load_tokenizer
 from helpers.core.paths import cache_dir
+from helpers.judge import judge_model_path
 from helpers.preferences import mean_scores
 
 __all__ = ["ALPHAS", "likert_training_data", "shared_complaints", "reply_features", "fit_ridge",
@@ -53,8 +56,6 @@ def shared_complaints(judge_prompts, rm_rows) -> set[str]:
 def reply_features(model, tokenizer, replies: list[str], batch_size: int = 16, max_length: int = 256) -> np.ndarray:
     """Per reply: the mean over its tokens of the last layer's and the middle layer's hidden states."""
     import torch
-
-    from helpers.core.models import autocast
 
     device = next(model.parameters()).device
     blocks = []
@@ -130,11 +131,6 @@ def _cache_path(model_path: str, precision: str, prompts, replies, targets):
 def load_likert_judge(profile) -> LikertJudge:
     """The profile's independent empathy judge: fitted on first use (a few seconds after the
     features), then read from the cache."""
-    import os
-
-    from helpers.core.models import load_causal_lm, load_tokenizer
-    from helpers.judge import judge_model_path
-
     path = judge_model_path(profile)
     model, tokenizer = load_causal_lm(path, profile), load_tokenizer(path)
     tokenizer.padding_side = "right"

@@ -47,7 +47,7 @@ def target_layer(name: str) -> str:
 def test_every_module_is_in_a_layer_folder_or_is_a_lesson_module():
     top = sorted(p.stem for p in HELPERS.glob("*.py") if p.name != "__init__.py")
     lessons = {"sft", "labeling", "preferences", "rewards", "ppo", "online_rl", "dpo", "multi_style", "judge", "drift",
-               "multi_objective", "refusals", "constitution", "active_labels"}
+               "multi_objective", "refusals", "constitution", "active_labels", "likert_judge"}
     assert set(top) == lessons | {"style"}  # style: the public alias of helpers.metrics.style
     for stem in lessons:
         doc = ast.get_docstring(ast.parse((HELPERS / f"{stem}.py").read_text(encoding="utf-8"))) or ""
