@@ -26,7 +26,7 @@ EXPECTED_RECORDS = {
     """.split(),
     "04": """
         beta0_final_kl beta0_hack_rate beta0_independent_minus_rm_gap beta0_independent_minus_rm_gap_ci_high
-        beta0_judge_minus_rm_gap beta0_steps budget_leader
+        beta0_judge_minus_rm_gap beta0_judge_minus_rm_gap_ci_high beta0_steps budget_leader
         budget_seeds eval_judge_ppo eval_judge_sft eval_reward_ppo eval_reward_sft grpo_reward_gain
         ppo_budget_tokens ppo_final_kl ppo_judge_gain_sd ppo_large_final_kl ppo_reward_gain
         ppo_target_kl rloo_judge_gain_sd rloo_minus_ppo_judge_gain_sd rloo_reward_gain sft_hack_rate

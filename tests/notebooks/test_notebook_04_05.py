@@ -66,6 +66,11 @@ def test_beta_zero_over_optimises(run_04):
     assert run_04["beta0_judge_minus_rm_gap"] < run_04["small_beta_judge_minus_rm_gap"]
 
 
+def test_the_judge_minus_rm_gaps_carry_intervals(run_04):
+    for key in ("beta0_judge_minus_rm_gap", "small_beta_judge_minus_rm_gap"):
+        assert run_04[f"{key}_ci_low"] < run_04[key] < run_04[f"{key}_ci_high"], key
+
+
 def test_the_independent_judge_confirms_less_of_beta_zeros_gain_than_the_second_reward_model(run_04):
     # lesson 3's second RM shares the RM's backbone and data, so it shares its blind spot; the
     # independent judge (Likert ratings, a frozen SmolLM2, ridge) does not
