@@ -36,7 +36,7 @@ from torch import nn
 
 from helpers.core import tracking
 from helpers.core.generation import encode_prompts
-from helpers.core.logprobs import is_peft, lm_forward, logprobs_of
+from helpers.core.logprobs import is_peft, lm_forward, logprobs_of, lora_folded
 
 
 @dataclass
@@ -295,17 +295,20 @@ class PPOTrainer:
         Plain temperature sampling (no top-p, no repetition penalty), so the log-probabilities taken
         from the logits are the ones the tokens were drawn with. The logits (raw: before temperature
         and ``min_new_tokens``) and the value head's estimates are read off the sampling pass itself,
-        so no second forward pass over the batch recomputes them before the update.
+        so no second forward pass over the batch recomputes them before the update. A LoRA policy
+        samples with its adapter folded into the weights (``lora_folded``): the same function at
+        one matmul per layer and token instead of three.
         """
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator)))
         self.policy.eval()
-        out = self.model.generate(input_ids=query_ids, attention_mask=query_mask, do_sample=True,
-                                  temperature=self.config.temperature, top_p=1.0, top_k=0,
-                                  max_new_tokens=self.config.max_new_tokens,
-                                  min_new_tokens=self.config.min_new_tokens,
-                                  pad_token_id=self.tokenizer.pad_token_id,
-                                  eos_token_id=self.tokenizer.eos_token_id,
-                                  return_dict_in_generate=True, output_logits=True, output_hidden_states=True)
+        with lora_folded(self.model):
+            out = self.model.generate(input_ids=query_ids, attention_mask=query_mask, do_sample=True,
+                                      temperature=self.config.temperature, top_p=1.0, top_k=0,
+                                      max_new_tokens=self.config.max_new_tokens,
+                                      min_new_tokens=self.config.min_new_tokens,
+                                      pad_token_id=self.tokenizer.pad_token_id,
+                                      eos_token_id=self.tokenizer.eos_token_id,
+                                      return_dict_in_generate=True, output_logits=True, output_hidden_states=True)
         logits = torch.stack(out.logits, dim=1).float()
         # step t's last layer at its last position is the state that predicted reply token t
         hidden = torch.stack([layers[-1][:, -1] for layers in out.hidden_states], dim=1)

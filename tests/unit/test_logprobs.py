@@ -107,6 +107,26 @@ def test_the_reference_of_a_lora_policy_is_its_adapter_switched_off(tiny):
     assert ratios == pytest.approx(np.subtract(logprobs.reply_logprobs(policy, tok, PROMPTS, REPLIES), base_logp), abs=1e-4)
 
 
+def test_a_folded_lora_policy_computes_the_same_function_and_leaves_the_base_weights_untouched(tiny):
+    from peft import LoraConfig, get_peft_model
+
+    model, tok = tiny
+    config = LoraConfig(r=4, lora_alpha=32, init_lora_weights=False, target_modules="all-linear", task_type="CAUSAL_LM")
+    torch.manual_seed(0)
+    policy = get_peft_model(copy.deepcopy(model), config)
+    before = {name: p.detach().clone() for name, p in policy.named_parameters()}
+    unfolded = logprobs.reply_logprobs(policy, tok, PROMPTS, REPLIES)
+    with logprobs.adapter_off(policy):
+        base = logprobs.reply_logprobs(policy, tok, PROMPTS, REPLIES)
+    with logprobs.lora_folded(policy):
+        folded = logprobs.reply_logprobs(policy, tok, PROMPTS, REPLIES)
+    assert folded == pytest.approx(unfolded, abs=1e-3) and folded != pytest.approx(base, abs=1e-2)
+    assert all(torch.equal(p, before[name]) for name, p in policy.named_parameters())  # bit for bit
+    assert logprobs.reply_logprobs(policy, tok, PROMPTS, REPLIES) == unfolded  # the adapter is back on
+    with logprobs.lora_folded(model):  # a full model: nothing to fold
+        assert logprobs.reply_logprobs(model, tok, PROMPTS, REPLIES) == logprobs.reply_logprobs(model, tok, PROMPTS, REPLIES)
+
+
 def test_the_profile_decides_which_reference_a_policy_is_compared_with(tiny):
     model, _ = tiny
     assert logprobs.reference_model(get_profile("tiny"), model) is model   # full fine-tuning: a frozen copy

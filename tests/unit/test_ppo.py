@@ -233,16 +233,24 @@ def test_a_token_budget_stops_the_run_at_the_step_that_reaches_it():
     assert row["kl_per_token"] == pytest.approx(row["kl"], rel=1e-5)  # one token per reply
 
 
-def test_the_sampling_pass_gives_the_log_probabilities_and_values_a_forward_pass_would():
+@pytest.mark.parametrize("lora", [False, True])
+def test_the_sampling_pass_gives_the_log_probabilities_and_values_a_forward_pass_would(lora):
     # rollout reads logp and values off generate instead of a second forward pass: they must agree,
-    # with left padding (row 1's prompt is one token shorter) and replies that end at different lengths
+    # with left padding (row 1's prompt is one token shorter) and replies that end at different lengths;
+    # a LoRA policy samples with its adapter folded into the weights, and is updated with it unfolded
     class PaddedPPO(ppo.PPOTrainer):
         def encode(self, prompts):
             ids = torch.tensor([[2, 3, 4], [PAD, 5, 6]] * (len(prompts) // 2))
             return ids, (ids != PAD).long()
 
     config = ppo.PPOConfig(beta=0.1, batch_size=8, max_new_tokens=6, seed=1)
-    trainer = PaddedPPO(toy_model(init_std=0.3), ToyTokenizer(), reward_target, config)
+    model = toy_model(init_std=0.3)
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        torch.manual_seed(0)
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, init_lora_weights=False, target_modules="all-linear"))
+    trainer = PaddedPPO(model, ToyTokenizer(), reward_target, config)
     nn.init.normal_(trainer.policy.value_head.weight, std=0.5)
     batch = trainer.rollout(["q"] * 8)
     assert batch.response_ids.shape[1] > 1 and batch.mask.sum() > 8
