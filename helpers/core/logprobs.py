@@ -85,17 +85,17 @@ def lora_folded(model):
     from peft.tuners.lora import LoraLayer
 
     originals = []
-    with torch.no_grad():
-        for module in model.modules():
-            if not isinstance(module, LoraLayer) or module.merged:
-                continue
-            active = [name for name in module.active_adapters if name in module.lora_A]
-            if not active:
-                continue
-            weight = module.get_base_layer().weight
-            originals.append((weight, weight.data))
-            weight.data = weight.data + sum(module.get_delta_weight(name) for name in active).to(weight.dtype)
-    try:
+    try:  # restores whatever was folded, even if folding itself stops part-way
+        with torch.no_grad():
+            for module in model.modules():
+                if not isinstance(module, LoraLayer) or module.merged:
+                    continue
+                active = [name for name in module.active_adapters if name in module.lora_A]
+                if not active:
+                    continue
+                weight = module.get_base_layer().weight
+                originals.append((weight, weight.data))
+                weight.data = weight.data + sum(module.get_delta_weight(name) for name in active).to(weight.dtype)
         with model.disable_adapter():
             yield
     finally:
