@@ -203,8 +203,8 @@ def test_small_dpo_moves_the_policy_and_the_judge_prefers_it(run_05_small):
 
 @on_small
 def test_small_beta_zero_runs_away_given_steps(run_04_small):
-    # measured (seed 0): training KL 44.9 nats per reply (adaptive 3.5), 79% amount spam on the unseen
-    # complaints (adaptive 0%); a run before the LoRA fold changed the samples' rounding: 29%
+    # measured (seed 0): training KL 44.9 nats per reply (adaptive 3.5), 79% of the replies to the unseen
+    # complaints flagged as surface hacks (adaptive 0%); a run before the LoRA fold changed the samples' rounding: 29%
     r = run_04_small
     assert r["beta0_steps"] == 48
     assert r["beta0_final_kl"] > 3 * r["ppo_final_kl"], r
